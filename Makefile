@@ -1,0 +1,34 @@
+# The two commands of the README: `make lab` and `make test`.
+# Each creates .venv if missing and installs requirements only when they changed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Quiet MindSpore's C++ logs (must be set before it is imported) and keep
+# IPython's cell file names stable, so nbval compares like with like.
+export GLOG_v := 4
+export IPYKERNEL_CELL_NAME := <IPY-INPUT>
+
+.PHONY: lab test test-package test-lessons lessons-outputs
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab lessons/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest --doctest-modules mhsa_ms tests \
+	    --nbval lessons --sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300
+
+test-package: $(STAMP)
+	$(BIN)/python -m pytest --doctest-modules mhsa_ms tests
+
+test-lessons: $(STAMP)
+	$(BIN)/python -m pytest --nbval lessons --sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300

@@ -1,0 +1,132 @@
+"""Device selection and seeding.
+
+>>> import mhsa_ms as mm
+>>> "CPU" in mm.available_backends()
+True
+"""
+import contextlib
+import os
+import random
+import sys
+
+import numpy as np
+
+_PREFERENCE = ("Ascend", "GPU", "CPU")
+_TARGET_NAMES = {name.lower(): name for name in _PREFERENCE}
+_chosen_device = None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C++ logs) while probing backends."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def available_backends():
+    """Return the backends this MindSpore install can use, best first.
+
+    Probing a backend whose driver is absent logs errors in C++; they are
+    silenced here.  "CPU" is always available.
+    """
+    import mindspore
+
+    found = []
+    with _quiet_stderr():
+        for name in ("Ascend", "GPU"):
+            try:
+                if mindspore.hal.is_available(name):
+                    found.append(name)
+            except RuntimeError:
+                pass
+    found.append("CPU")
+    return found
+
+
+def use_device(target="auto"):
+    """Choose the device every later MindSpore op runs on and return its name.
+
+    Args:
+        target: "auto" (Ascend, then GPU, then CPU), or one of "Ascend",
+            "GPU", "CPU" (any case).
+
+    On CPU this also calls ``mindspore.runtime.launch_blocking()``: on a
+    2-core machine asynchronous dispatch makes small eager ops 10-40x
+    slower than launching them synchronously.
+
+    Raises:
+        ValueError: ``target`` is not one of the names above.
+        RuntimeError: ``target`` is not available here, or another device was
+            already chosen in this process.
+    """
+    global _chosen_device
+    import mindspore
+
+    if not isinstance(target, str) or (target.lower() != "auto" and target.lower() not in _TARGET_NAMES):
+        raise ValueError(
+            f"target must be 'auto', 'Ascend', 'GPU' or 'CPU', got {target!r}"
+        )
+    backends = available_backends()
+    if target.lower() == "auto":
+        device = next(name for name in _PREFERENCE if name in backends)
+    else:
+        device = _TARGET_NAMES[target.lower()]
+        if device not in backends:
+            raise RuntimeError(
+                f"device {device!r} is not available in this MindSpore install; "
+                f"available: {', '.join(backends)}"
+            )
+    if _chosen_device == device:
+        return device
+    if _chosen_device is not None:
+        raise RuntimeError(
+            f"the device was already set to {_chosen_device!r} in this process and "
+            f"MindSpore cannot switch to {device!r}; restart the kernel to change it"
+        )
+    try:
+        mindspore.set_device(device)
+    except RuntimeError as error:
+        current = mindspore.get_context("device_target")
+        if current != device:
+            raise RuntimeError(
+                f"cannot set the device to {device!r}: MindSpore already ran an op on "
+                f"{current!r}; call mm.use_device() before any computation ({error})"
+            ) from None
+    if device == "CPU":
+        mindspore.runtime.launch_blocking()
+    _chosen_device = device
+    return device
+
+
+def seed_everything(seed):
+    """Seed MindSpore, NumPy and Python's ``random`` with ``seed``.
+
+    With the same seed, CPU results are bit-identical across processes.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    import mindspore
+
+    mindspore.set_seed(int(seed))
+    np.random.seed(int(seed))
+    random.seed(int(seed))
+
+
+def device_info():
+    """Return a dict of MindSpore version, device, available backends and mode."""
+    import mindspore
+
+    mode = mindspore.get_context("mode")
+    return {
+        "mindspore": mindspore.__version__,
+        "device": _chosen_device or mindspore.get_context("device_target"),
+        "backends": available_backends(),
+        "mode": "PYNATIVE (eager, mindspore.jit where it pays)" if mode == mindspore.PYNATIVE_MODE else "GRAPH",
+    }
