@@ -42,6 +42,7 @@ from .transformer import (  # noqa: E402
 )
 from .vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
 from .flops import attention_flops  # noqa: E402
+from .exercises import check_exercise, exercise_results  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -59,7 +60,9 @@ __all__ = [
     "attention_flops",
     "available_backends",
     "causal_mask",
+    "check_exercise",
     "device_info",
+    "exercise_results",
     "head_selection_matrix",
     "merge_heads",
     "padding_mask",

@@ -1,0 +1,58 @@
+"""Exercise checks for lessons: one deterministic verdict line per exercise.
+
+A lesson's answer cell defines a function whose body holds the solution
+between ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the student edition
+replaces that region by ``raise NotImplementedError("exercise <id>")``.  The
+check cell calls :func:`check_exercise`, which runs the test and prints
+
+    Exercise 1.1: correct
+    Exercise 1.1: not yet right. Hint: ...
+    Exercise 1.1: not yet answered
+
+Results are kept per process for :func:`mhsa_ms.checkin`.
+
+>>> import mhsa_ms as mm
+>>> def test():
+...     assert 1 + 1 == 2
+>>> mm.check_exercise("0.1", test, hint="add the numbers")
+Exercise 0.1: correct
+True
+"""
+_results = {}
+
+
+def check_exercise(exercise_id, test, hint):
+    """Run ``test()`` (assertions on the learner's answer), print and record the verdict.
+
+    Args:
+        exercise_id: the id of the exercise, "<day>.<n>".
+        test: a callable with no arguments that raises AssertionError when
+            the answer is wrong; NotImplementedError means "not yet answered".
+        hint: shown when the answer is wrong.
+
+    Returns:
+        True when the answer is correct.
+    """
+    if not isinstance(exercise_id, str) or not exercise_id:
+        raise ValueError(f"exercise_id must be a non-empty string like '1.2', got {exercise_id!r}")
+    if not callable(test):
+        raise TypeError(f"test must be callable, got {type(test).__name__}")
+    try:
+        test()
+    except NotImplementedError:
+        verdict, passed = "not yet answered", False
+    except AssertionError:
+        verdict, passed = f"not yet right. Hint: {hint}", False
+    else:
+        verdict, passed = "correct", True
+    _results[exercise_id] = passed
+    print(f"Exercise {exercise_id}: {verdict}")
+    return passed
+
+
+def exercise_results(day=None):
+    """Dict exercise id -> passed, for every check run in this process (optionally of one day)."""
+    if day is None:
+        return dict(_results)
+    prefix = f"{day}."
+    return {key: value for key, value in _results.items() if key.startswith(prefix)}
