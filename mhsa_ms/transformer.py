@@ -136,8 +136,8 @@ def sinusoidal_positional_encoding(num_tokens, dim):
     .. math:: PE_{(pos, 2i)} = \sin(pos / 10000^{2i/D}), \quad PE_{(pos, 2i+1)} = \cos(pos / 10000^{2i/D})
 
     >>> import mhsa_ms as mm
-    >>> mm.sinusoidal_positional_encoding(2, 4).astype(float).round(4).tolist()
-    [[0.0, 1.0, 0.0, 1.0], [0.8415, 0.5403, 0.01, 1.0]]
+    >>> mm.sinusoidal_positional_encoding(2, 4).astype(float).round(3).tolist()
+    [[0.0, 1.0, 0.0, 1.0], [0.841, 0.54, 0.01, 1.0]]
     """
     check_positive_int("num_tokens", num_tokens)
     check_positive_int("dim", dim)
