@@ -43,13 +43,56 @@ from .transformer import (  # noqa: E402
 from .vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
 from .flops import attention_flops  # noqa: E402
 from .exercises import check_exercise, exercise_results  # noqa: E402
+from .data import (  # noqa: E402
+    DIGITS_CLASSES,
+    DIGITS_SHA256,
+    Digits,
+    digits_checksum,
+    iterate_batches,
+    load_digits,
+    random_shift,
+    reverse_task,
+)
+from .training import (  # noqa: E402
+    DIGITS_RECIPE,
+    confusion_matrix,
+    cross_entropy,
+    epoch_batches,
+    evaluate,
+    make_optimizer,
+    make_train_step,
+    predict,
+    train_classifier,
+    warmup_cosine_schedule,
+)
+from .checkin import LESSON_TITLES, checkin  # noqa: E402
+from .plotting import plot_attention  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DIGITS_CLASSES",
+    "DIGITS_RECIPE",
+    "DIGITS_SHA256",
+    "Digits",
+    "confusion_matrix",
+    "cross_entropy",
+    "digits_checksum",
+    "epoch_batches",
+    "evaluate",
+    "iterate_batches",
+    "load_digits",
+    "make_optimizer",
+    "make_train_step",
+    "predict",
+    "random_shift",
+    "reverse_task",
+    "train_classifier",
+    "warmup_cosine_schedule",
     "DecoderLayer",
     "EncoderLayer",
     "FeedForward",
+    "LESSON_TITLES",
     "LearnedPositionalEmbedding",
     "MultiHeadAttention",
     "PatchEmbedding",
@@ -61,12 +104,14 @@ __all__ = [
     "available_backends",
     "causal_mask",
     "check_exercise",
+    "checkin",
     "device_info",
     "exercise_results",
     "head_selection_matrix",
     "merge_heads",
     "padding_mask",
     "per_head_weights",
+    "plot_attention",
     "scaled_dot_product_attention",
     "seed_everything",
     "sinusoidal_positional_encoding",

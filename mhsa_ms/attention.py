@@ -20,7 +20,7 @@ from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import XavierUniform, initializer
 
 from ._checks import (
-    check_broadcastable,
+    broadcastable,
     check_divisible,
     check_last_dim,
     check_positive_int,
@@ -71,12 +71,15 @@ def _heads_mask(mask, batch, num_heads, q_len, k_len):
         return None
     if mask.dtype != mindspore.bool_:
         raise TypeError(f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}")
+    given = mask.shape
     if mask.ndim == 3:
         mask = mask.expand_dims(1)  # (B, 1, Nq, Nk)
     elif mask.ndim < 4:
         mask = mask.reshape((1,) * (4 - mask.ndim) + mask.shape)  # (1, 1, Nq, Nk)
-    check_broadcastable("mask", mask.shape, (batch, num_heads, q_len, k_len),
-                        "(B, h, Nq, Nk); (Nq, Nk) and (B, Nq, Nk) are accepted too")
+    target = (batch, num_heads, q_len, k_len)
+    if not broadcastable(mask.shape, target):
+        raise ValueError(f"mask of shape {tuple(given)} is not broadcastable to (B, h, Nq, Nk) = {target}; "
+                         f"(Nq, Nk) and (B, Nq, Nk) masks are accepted too")
     return mask
 
 

@@ -15,12 +15,89 @@ def _info(args):
     return 0
 
 
+def _add_train(commands):
+    from .train import add_arguments, run
+
+    train = add_arguments(commands.add_parser(
+        "train", help="train the ViT on the digits, on one device or data-parallel under msrun"))
+    train.set_defaults(handler=lambda args: run(args, train))
+
+
+def _release(args):
+    from .grading import release
+
+    for path in release(args.lessons, args.out):
+        print(path)
+    return 0
+
+
+def _grade(args):
+    from pathlib import Path
+
+    from .grading import grade, summary_table, write_csv, write_feedback
+
+    results = grade(args.submissions, lessons_dir=args.lessons, timeout=args.timeout, jobs=args.jobs,
+                    memory_mb=args.memory)
+    write_csv(results, args.out)
+    feedback = Path(args.feedback) if args.feedback else Path(args.out).with_name("feedback")
+    write_feedback(results, feedback)
+    print(summary_table(results))
+    print(f"\nwrote {args.out} and {feedback}/<student>.md")
+    return 0
+
+
+def _add_grading(commands):
+    release = commands.add_parser("release", help="write the student edition of lessons (solutions stubbed)")
+    release.add_argument("lessons", nargs="+", help="reference lesson notebooks")
+    release.add_argument("--out", required=True, help="output folder (never the lessons' own folder)")
+    release.set_defaults(handler=_release)
+    grade = commands.add_parser("grade", help="grade a folder of submissions (one sub-folder per student)")
+    grade.add_argument("submissions", help="folder with one sub-folder of .ipynb files per student")
+    grade.add_argument("--out", required=True, help="the gradebook CSV to write, e.g. grades.csv")
+    grade.add_argument("--lessons", default="lessons", help="folder of the executed reference lessons")
+    grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    grade.add_argument("--memory", type=int, default=4096,
+                       help="memory limit of a submission's kernel in MiB (default 4096, 0: none)")
+    grade.add_argument("--feedback", default=None, help="folder of per-student feedback (default: feedback/ "
+                       "beside --out)")
+    grade.set_defaults(handler=_grade)
+
+
+def _slides(args):
+    from pathlib import Path
+
+    import nbformat
+
+    from .slides import build_all, count_slides, lesson_notebooks
+
+    notebooks = args.notebooks or lesson_notebooks(args.lessons)
+    if not notebooks:
+        print(f"no lesson notebooks NN_name.ipynb in {args.lessons}/", file=sys.stderr)
+        return 1
+    for notebook, deck in zip(notebooks, build_all(notebooks, args.out)):
+        slides = count_slides(nbformat.read(notebook, as_version=4))
+        print(f"{deck}  {deck.stat().st_size / 1024:.0f} KiB  {slides} slides  (from {Path(notebook).name})")
+    return 0
+
+
+def _add_slides(commands):
+    slides = commands.add_parser("slides", help="build one offline HTML slide deck per lesson notebook")
+    slides.add_argument("notebooks", nargs="*", help="notebooks (default: every lessons/NN_name.ipynb)")
+    slides.add_argument("--lessons", default="lessons", help="folder of the lessons (default lessons)")
+    slides.add_argument("--out", default="slides", help="folder of the decks (default slides)")
+    slides.set_defaults(handler=_slides)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="mhsa-ms", description="Multi-head self-attention course tools")
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="print MindSpore version, device, backends and mode")
     info.add_argument("--device", default="auto", help="auto (default), Ascend, GPU or CPU")
     info.set_defaults(handler=_info)
+    _add_train(commands)
+    _add_grading(commands)
+    _add_slides(commands)
     return parser
 
 

@@ -83,6 +83,9 @@ def use_device(target="auto"):
                 f"device {device!r} is not available in this MindSpore install; "
                 f"available: {', '.join(backends)}"
             )
+    from .functional import use_fused_attn
+
+    use_fused_attn.cache_clear()  # the fused-attention decision depends on the device
     if _chosen_device == device:
         return device
     if _chosen_device is not None:

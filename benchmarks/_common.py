@@ -1,0 +1,86 @@
+"""Shared helpers of the benchmark scripts: interleaved timing, tables, JSON results.
+
+Every benchmark measures its contenders side by side in one process: each
+repetition runs every contender once (in a rotating order), so a slow spell of
+a shared machine hits all of them alike; the figures are medians, and the
+ratios compare medians taken in the same run.
+"""
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GLOG_v", "4")
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine():
+    """A short description of the machine the figures were measured on."""
+    import mindspore
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "mindspore": mindspore.__version__,
+        "device": mindspore.get_context("device_target"),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def interleaved(contenders, repetitions, warmup=2, budget_s=None):
+    """Time each ``name -> callable`` ``repetitions`` times, interleaved; median seconds.
+
+    Each callable must block until its result is computed.  ``warmup`` calls
+    per contender come first (they compile jitted graphs).  With
+    ``budget_s`` the repetitions are cut so that the whole measurement takes
+    about that long (at least 3 repetitions).
+    """
+    names = list(contenders)
+    for name in names:
+        for _ in range(warmup):
+            contenders[name]()
+    if budget_s is not None:
+        start = time.perf_counter()
+        for name in names:
+            contenders[name]()
+        one_round = max(time.perf_counter() - start, 1e-6)
+        repetitions = max(3, min(repetitions, int(budget_s / one_round)))
+    samples = {name: [] for name in names}
+    for rep in range(repetitions):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            contenders[name]()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}, repetitions
+
+
+def table(header, rows):
+    """A GitHub-markdown table as a string."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_json(name, result, path=None):
+    """Write ``result`` to ``path`` (default benchmarks/results/<name>.json) and return the path."""
+    path = Path(path) if path else RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = dict(result, benchmark=name, machine=machine(),
+                  date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), argv=sys.argv[1:])
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return path

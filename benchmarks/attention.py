@@ -1,0 +1,206 @@
+"""Benchmark: mm.MultiHeadAttention vs mindspore.nn.MultiheadAttention (and torch, if installed).
+
+Forward and forward+backward (gradients of ``out.sum()`` for the input and
+every parameter), eager and under ``mindspore.jit``, at the lesson shape
+(B=3, N=4, D=16, h=8), the ViT-Ti shape (8, 197, 192, h=3) and N = 64 ... 2048
+at D = 192 (B=1, h=3).  Achieved GFLOP/s use ``mm.attention_flops`` (MACs; the
+FLOPs are twice that; backward counts as twice the forward) against the matmul
+GFLOP/s measured in the same run.  Every contender of a shape is timed
+interleaved with the others; medians; ratios are taken within the run.
+
+    python benchmarks/attention.py [--quick] [--json PATH]
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("GLOG_v", "4")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+import mhsa_ms as mm  # noqa: E402
+from _common import interleaved, table, write_json  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # torch is an optional yardstick, never a requirement
+    torch = None
+
+
+def _ms():
+    import mindspore
+
+    return mindspore
+
+
+def mm_contenders(batch, tokens, dim, heads, backward):
+    """Closures timing mm.MultiHeadAttention eager / jit and mindspore.nn.MultiheadAttention eager / jit."""
+    mindspore = _ms()
+    rng = np.random.default_rng(0)
+    x_np = rng.normal(size=(batch, tokens, dim)).astype(np.float32)
+    x = mindspore.Tensor(x_np)
+    mha = mm.MultiHeadAttention(dim, heads)
+    reference = mha.to_mindspore()
+
+    def mm_forward(inputs):
+        return mha(inputs, need_weights=False)[0]
+
+    def ms_forward(inputs):
+        return reference(inputs, inputs, inputs, need_weights=False)[0]
+
+    def mm_loss(inputs):
+        return mha(inputs, need_weights=False)[0].sum()
+
+    def ms_loss(inputs):
+        return reference(inputs, inputs, inputs, need_weights=False)[0].sum()
+
+    if backward:
+        mm_eager = mindspore.value_and_grad(mm_loss, 0, mha.trainable_params())
+        ms_eager = mindspore.value_and_grad(ms_loss, 0, reference.trainable_params())
+    else:
+        mm_eager, ms_eager = mm_forward, ms_forward
+    mm_jit = mm.compile(mm_eager) if hasattr(mm, "compile") else mindspore.jit(mm_eager)
+    ms_jit = mindspore.jit(ms_eager)
+
+    def blocking(fn):
+        def run():
+            result = fn(x)
+            mindspore.runtime.synchronize()
+            return result
+        return run
+
+    runs = {"mm eager": blocking(mm_eager), "mm jit": blocking(mm_jit),
+            "ms.nn eager": blocking(ms_eager), "ms.nn jit": blocking(ms_jit)}
+    if torch is not None:
+        runs["torch"] = torch_contender(mha, x_np, heads, backward)
+    # the same weights: the contenders must agree before they are timed
+    expected = mm_forward(x).asnumpy()
+    np.testing.assert_allclose(ms_forward(x).asnumpy(), expected, rtol=1e-4, atol=1e-4)
+    return runs
+
+
+def torch_contender(mha, x_np, heads, backward):
+    dim = x_np.shape[-1]
+    m = mha.projection_matrices()
+    module = torch.nn.MultiheadAttention(dim, heads, batch_first=True)
+    with torch.no_grad():
+        module.in_proj_weight.copy_(torch.from_numpy(np.concatenate([m["W_q"].T, m["W_k"].T, m["W_v"].T])))
+        module.in_proj_bias.copy_(torch.from_numpy(np.concatenate([m["b_q"], m["b_k"], m["b_v"]])))
+        module.out_proj.weight.copy_(torch.from_numpy(m["W_o"].T.copy()))
+        module.out_proj.bias.copy_(torch.from_numpy(m["b_o"]))
+    x = torch.from_numpy(x_np)
+
+    if not backward:
+        def run():
+            with torch.no_grad():
+                return module(x, x, x, need_weights=False)[0]
+        return run
+
+    x_grad = x.clone().requires_grad_(True)
+
+    def run_backward():
+        module.zero_grad(set_to_none=True)
+        x_grad.grad = None
+        out = module(x_grad, x_grad, x_grad, need_weights=False)[0].sum()
+        out.backward()
+        return out
+    return run_backward
+
+
+def matmul_gflops(budget_s):
+    """The machine's matmul GFLOP/s: a float32 (1024 x 1024) @ (1024 x 1024) product."""
+    mindspore = _ms()
+    from mindspore import ops
+
+    n = 1024
+    a_np = np.random.default_rng(1).normal(size=(n, n)).astype(np.float32)
+    a = mindspore.Tensor(a_np)
+
+    def ms_matmul():
+        ops.matmul(a, a)
+        mindspore.runtime.synchronize()
+    runs = {"mindspore": ms_matmul, "numpy": lambda: a_np @ a_np}
+    if torch is not None:
+        a_torch = torch.from_numpy(a_np)
+        runs["torch"] = lambda: a_torch @ a_torch
+    seconds, _ = interleaved(runs, 30, budget_s=budget_s)
+    return {name: 2 * n ** 3 / s / 1e9 for name, s in seconds.items()}
+
+
+def measure_shape(label, batch, tokens, dim, heads, budget_s):
+    rows = []
+    flops = mm.attention_flops(tokens, dim, batch)["total_flops"]
+    for backward in (False, True):
+        runs = mm_contenders(batch, tokens, dim, heads, backward)
+        seconds, reps = interleaved(runs, 50, budget_s=budget_s)
+        work = flops * (3 if backward else 1)
+        rows.append({
+            "shape": label, "B": batch, "N": tokens, "D": dim, "h": heads,
+            "pass": "fwd+bwd" if backward else "fwd", "repetitions": reps,
+            "ms": {name: 1e3 * s for name, s in seconds.items()},
+            "gflops": {name: work / s / 1e9 for name, s in seconds.items()},
+        })
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer shapes and repetitions (about a minute)")
+    parser.add_argument("--json", default=None, help="where to write the JSON result")
+    args = parser.parse_args(argv)
+    device = mm.use_device()
+    mm.seed_everything(0)
+    budget = 1.5 if args.quick else 6.0
+    shapes = [("lesson", 3, 4, 16, 8), ("ViT-Ti", 8, 197, 192, 3)]
+    sweep = (256, 1024) if args.quick else (64, 128, 256, 512, 1024, 2048)
+    shapes += [(f"N={n}", 1, n, 192, 3) for n in sweep]
+
+    matmul = matmul_gflops(budget)
+    rows = []
+    for shape in shapes:
+        rows.extend(measure_shape(*shape, budget))
+        print(f"measured {shape[0]}", file=sys.stderr, flush=True)
+
+    has_torch = torch is not None
+    header = ["shape (B,N,D,h)", "pass", "ms.nn jit / mm jit", "mm jit / torch" if has_torch else "",
+              "mm eager / mm jit", "mm eager ms", "mm jit ms", "ms.nn eager ms", "ms.nn jit ms",
+              "torch ms" if has_torch else "", "mm jit GFLOP/s"]
+    lines = []
+    for row in rows:
+        t = row["ms"]
+        lines.append([
+            f"{row['shape']} ({row['B']},{row['N']},{row['D']},{row['h']})", row["pass"],
+            f"{t['ms.nn jit'] / t['mm jit']:.2f}x",
+            f"{t['mm jit'] / t['torch']:.2f}x" if has_torch else "",
+            f"{t['mm eager'] / t['mm jit']:.2f}x",
+            f"{t['mm eager']:.2f}", f"{t['mm jit']:.2f}", f"{t['ms.nn eager']:.2f}", f"{t['ms.nn jit']:.2f}",
+            f"{t['torch']:.2f}" if has_torch else "", f"{row['gflops']['mm jit']:.1f}",
+        ])
+    if not has_torch:
+        header = [cell for cell in header if cell]
+        lines = [[cell for i, cell in enumerate(line) if i not in (3, 9)] for line in lines]
+    print(f"Attention on {device}; matmul 1024^3: " +
+          ", ".join(f"{name} {value:.1f} GFLOP/s" for name, value in matmul.items()))
+    print(table(header, lines))
+    at_1024 = next((row for row in rows if row["N"] == 1024 and row["pass"] == "fwd"), None)
+    vit_bwd = next(row for row in rows if row["shape"] == "ViT-Ti" and row["pass"] == "fwd+bwd")
+    targets = {
+        "vit_ti_fwd_bwd_ms_nn_over_mm": vit_bwd["ms"]["ms.nn jit"] / vit_bwd["ms"]["mm jit"],
+        "vit_ti_fwd_bwd_mm_over_torch": vit_bwd["ms"]["mm jit"] / vit_bwd["ms"]["torch"] if has_torch else None,
+        "n1024_fwd_fraction_of_matmul": (at_1024["gflops"]["mm jit"] / matmul["mindspore"]
+                                         if at_1024 else None),
+    }
+    print("targets: ms.nn/mm at ViT-Ti fwd+bwd {:.2f}x (>= 1.3x)".format(targets["vit_ti_fwd_bwd_ms_nn_over_mm"])
+          + ("; mm/torch {:.2f}x (<= 1.5x)".format(targets["vit_ti_fwd_bwd_mm_over_torch"]) if has_torch else "")
+          + ("; N=1024 fwd at {:.0%} of matmul GFLOP/s (>= 40%)".format(targets["n1024_fwd_fraction_of_matmul"])
+             if at_1024 else ""))
+    path = write_json("attention", {"device": device, "matmul_gflops": matmul, "rows": rows,
+                                    "targets": targets, "torch": torch.__version__ if has_torch else None},
+                      args.json)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""The course's data: scikit-learn's handwritten digits, a generated toy task, batching.
+
+Nothing here downloads anything: the digits ship inside scikit-learn and the
+toy task is generated from a seed.  See ``datasets/README.md`` for sources,
+licences and checksums.
+
+>>> import mhsa_ms as mm
+>>> data = mm.load_digits()
+>>> data.x_train.shape, data.x_train.dtype, data.y_train.dtype, data.x_test.shape
+((1347, 1, 8, 8), dtype('float32'), dtype('int32'), (450, 1, 8, 8))
+>>> batches = list(mm.iterate_batches((data.x_train, data.y_train), batch_size=64))
+>>> len(batches), batches[0][0].shape                        # 1347 // 64 full batches
+(21, (64, 1, 8, 8))
+"""
+import hashlib
+from typing import NamedTuple
+
+import numpy as np
+
+# SHA-256 of the digits as uint8 bytes: the (1797, 8, 8) pixels (0..16) then the
+# (1797,) labels, in scikit-learn's order.  Checked by tests/test_data.py.
+DIGITS_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
+DIGITS_CLASSES = 10
+
+
+class Digits(NamedTuple):
+    """Train/test split of the digits: x (n, 1, 8, 8) float32 in [0, 1], y (n,) int32 in 0..9."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _raw_digits():
+    """scikit-learn's bundled copy: pixels (1797, 8, 8) uint8 in 0..16, labels (1797,) uint8."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    return bunch.images.astype(np.uint8), bunch.target.astype(np.uint8)
+
+
+def digits_checksum():
+    """SHA-256 of the raw digits as loaded here; equals :data:`DIGITS_SHA256`.
+
+    >>> import mhsa_ms as mm
+    >>> mm.digits_checksum() == mm.DIGITS_SHA256
+    True
+    """
+    images, labels = _raw_digits()
+    return hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+
+
+def load_digits(test_fraction=0.25, seed=0):
+    """The 1797 8x8 handwritten digits, split stratified into train and test sets.
+
+    Args:
+        test_fraction: share of the images held out for testing, in (0, 1).
+        seed: seed of the split (int >= 0); the same seed gives the same split.
+
+    Returns:
+        :class:`Digits` with x (n, 1, 8, 8) float32 scaled to [0, 1] (pixels / 16)
+        and y (n,) int32; every class keeps its share in both sets.
+    """
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
+            or not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be a float in (0, 1), got {test_fraction!r}")
+    _check_seed(seed)
+    from sklearn.model_selection import train_test_split
+
+    images, labels = _raw_digits()
+    x = (images.astype(np.float32) / 16.0)[:, None]  # (n, 1, 8, 8): C = 1 channel
+    y = labels.astype(np.int32)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_fraction, random_state=seed, stratify=y)
+    return Digits(x_train, y_train, x_test, y_test)
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def reverse_task(num_samples, length, vocab_size, seed=0):
+    """A generated toy task: read a token sequence, output it reversed.
+
+    Tokens are drawn uniformly from 0..vocab_size-1.  Position i of the
+    target is position length-1-i of the input, so a model that solves it
+    must attend along the anti-diagonal.
+
+    Returns:
+        (inputs, targets), both (num_samples, length) int32.
+
+    >>> import mhsa_ms as mm
+    >>> inputs, targets = mm.reverse_task(2, 5, 10, seed=0)
+    >>> inputs.shape, inputs.dtype.name
+    ((2, 5), 'int32')
+    >>> bool((targets == inputs[:, ::-1]).all())
+    True
+    """
+    _check_positive("num_samples", num_samples)
+    _check_positive("length", length)
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
+        raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")
+    _check_seed(seed)
+    rng = np.random.default_rng(seed)
+    inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
+    targets = np.ascontiguousarray(inputs[:, ::-1])  # (n, N): reversed along N
+    return inputs, targets
+
+
+def iterate_batches(arrays, batch_size, shuffle=True, seed=0, rank=0, world_size=1, drop_last=True):
+    """Yield this rank's shard of each global batch of ``arrays``.
+
+    One permutation of the n samples (seeded, identical on every rank) is cut
+    into global batches of ``batch_size``; rank r of ``world_size`` receives
+    the r-th contiguous block of batch_size / world_size samples of each.  So
+    the shards of all ranks, concatenated in rank order, are exactly the
+    batch a single process (``world_size=1``) reads with the same seed.
+
+    Args:
+        arrays: tuple of arrays sharing their first axis n (e.g. (x, y)).
+        batch_size: global batch size, divisible by ``world_size``.
+        shuffle: permute the samples (with ``seed``) before batching.
+        seed: int or sequence of ints for ``numpy.random.default_rng``; pass
+            e.g. ``(seed, epoch)`` for a new order every epoch.
+        rank, world_size: this process's index and the number of processes.
+        drop_last: drop the final partial batch.  When False, its size must
+            be divisible by ``world_size`` too.
+
+    Yields:
+        tuples of arrays, each (batch_size / world_size, ...).
+
+    >>> import numpy as np, mhsa_ms as mm
+    >>> x = np.arange(8)
+    >>> [b[0].tolist() for b in mm.iterate_batches((x,), 4, shuffle=False, rank=1, world_size=2)]
+    [[2, 3], [6, 7]]
+    """
+    if not isinstance(arrays, (tuple, list)) or not arrays:
+        raise TypeError(f"arrays must be a non-empty tuple of arrays, got {type(arrays).__name__}")
+    n = len(arrays[0])
+    for i, array in enumerate(arrays):
+        if len(array) != n:
+            raise ValueError(f"arrays must share their first axis: arrays[0] has {n} samples, "
+                             f"arrays[{i}] has {len(array)}")
+    _check_positive("batch_size", batch_size)
+    _check_positive("world_size", world_size)
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be an int in [0, world_size={world_size}), got {rank!r}")
+    if batch_size % world_size:
+        raise ValueError(f"batch_size={batch_size} must be divisible by world_size={world_size} "
+                         f"so that every rank gets an equal shard of each global batch")
+    remainder = n % batch_size
+    if not drop_last and remainder % world_size:
+        raise ValueError(f"the last batch has {remainder} samples, not divisible by world_size={world_size}; "
+                         f"use drop_last=True or a batch_size that divides n={n}")
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    stop = n - remainder if drop_last else n
+    for start in range(0, stop, batch_size):
+        batch = order[start:min(start + batch_size, n)]  # global batch indices
+        shard = len(batch) // world_size
+        mine = batch[rank * shard:(rank + 1) * shard]  # this rank's contiguous block
+        yield tuple(array[mine] for array in arrays)
+
+
+def random_shift(images, max_shift, rng):
+    """Shift each image by its own random whole-pixel offset, filling with zeros.
+
+    Args:
+        images: (B, C, H, W) array.
+        max_shift: largest shift in pixels; offsets dy, dx are drawn
+            uniformly from -max_shift..max_shift for every image.
+        rng: a ``numpy.random.Generator``.
+
+    Returns:
+        (B, C, H, W) array of the same dtype.
+
+    >>> import numpy as np, mhsa_ms as mm
+    >>> image = np.zeros((1, 1, 3, 3), np.float32); image[0, 0, 1, 1] = 1
+    >>> shifted = mm.random_shift(image, 1, np.random.default_rng(0))
+    >>> float(shifted.sum()), shifted.shape                   # the pixel moved, still inside
+    (1.0, (1, 1, 3, 3))
+    """
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images must be 4-D (B, C, H, W), got shape {images.shape}")
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    batch, _, height, width = images.shape
+    s = max_shift
+    padded = np.pad(images, ((0, 0), (0, 0), (s, s), (s, s)))  # (B, C, H+2s, W+2s)
+    offsets = rng.integers(-s, s + 1, size=(batch, 2))  # (B, 2): dy, dx
+    out = np.empty_like(images)
+    for i, (dy, dx) in enumerate(offsets):
+        # content moves by (dy, dx): read the window starting at (s - dy, s - dx)
+        out[i] = padded[i, :, s - dy:s - dy + height, s - dx:s - dx + width]
+    return out

@@ -1,0 +1,271 @@
+r"""Training and evaluation: a fast train step, an AdamW schedule, the ViT-on-digits recipe.
+
+The train step jits the gradient function (``mindspore.jit`` of
+``mindspore.value_and_grad``) and runs the optimizer eagerly, the fastest
+combination measured on CPU.  :func:`train_classifier` adds the data
+pipeline (per-epoch shuffling and shift augmentation, identical on every
+rank), an AdamW warmup + cosine schedule, a tqdm progress bar and a history.
+
+>>> import numpy as np, mindspore as ms, mhsa_ms as mm
+>>> model = ms.nn.Dense(4, 3)
+>>> optimizer = mm.make_optimizer(model, lr=0.1, total_steps=5)
+>>> step = mm.make_train_step(model, mm.cross_entropy, optimizer)
+>>> x, y = np.ones((8, 4), np.float32), np.zeros(8, np.int32)
+>>> losses = [float(step(x, y).asnumpy()) for _ in range(5)]
+>>> losses[-1] < losses[0]
+True
+"""
+import math
+import sys
+import time
+
+import numpy as np
+import mindspore
+from mindspore import Tensor, nn, ops
+
+from .data import iterate_batches, random_shift
+
+# Keyword arguments of train_classifier that take VisionTransformer(**VIT_PRESETS["digits"])
+# to >= 98 % test accuracy on the digits within 60 s of training on a 2-core CPU
+# (see lesson 6).  Shared by lesson 6, the training entry point and the benchmarks.
+DIGITS_RECIPE = dict(
+    epochs=30,
+    batch_size=64,
+    lr=2e-3,
+    weight_decay=0.05,
+    warmup_epochs=2,
+    max_shift=1,
+    seed=0,
+)
+
+# Parameters that take no weight decay besides biases and LayerNorm weights (all 1-D).
+_NO_DECAY_NAMES = ("cls_token", "pos_embed", "embedding")
+
+
+def cross_entropy(logits, labels):
+    """Mean cross-entropy of logits (..., C) against int labels (...).
+
+    Works for one label per sample (B, C)/(B,) and one per token (B, N, C)/(B, N).
+
+    >>> import numpy as np, mindspore as ms, mhsa_ms as mm
+    >>> logits = ms.Tensor(np.zeros((2, 3, 4), np.float32))    # uniform over C = 4
+    >>> round(float(mm.cross_entropy(logits, ms.Tensor(np.zeros((2, 3), np.int32))).asnumpy()), 4)
+    1.3863
+    """
+    flat_logits = logits.reshape((-1, logits.shape[-1]))  # (B*N, C)
+    return ops.cross_entropy(flat_logits, labels.reshape((-1,)).astype(mindspore.int32))
+
+
+def warmup_cosine_schedule(lr, total_steps, warmup_steps=0, min_lr=0.0):
+    r"""Per-step learning rates: linear warmup to ``lr``, then cosine decay to ``min_lr``.
+
+    .. math:: \eta_t = \eta_{min} + \tfrac12(\eta - \eta_{min})(1 + \cos(\pi\,\tfrac{t + 1 - T_w}{T - T_w}))
+        \quad (t \ge T_w), \qquad \eta_t = \eta\,\tfrac{t + 1}{T_w} \quad (t < T_w)
+
+    Returns a float32 array (total_steps,).
+
+    >>> import mhsa_ms as mm
+    >>> [round(float(lr), 3) for lr in mm.warmup_cosine_schedule(1.0, 6, warmup_steps=2)]
+    [0.5, 1.0, 0.854, 0.5, 0.146, 0.0]
+    """
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
+        raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or not 0 <= warmup_steps < total_steps:
+        raise ValueError(f"warmup_steps must be an int in [0, total_steps={total_steps}), got {warmup_steps!r}")
+    if not lr > 0 or not 0 <= min_lr <= lr:
+        raise ValueError(f"need lr > 0 and 0 <= min_lr <= lr, got lr={lr!r}, min_lr={min_lr!r}")
+    steps = np.arange(total_steps, dtype=np.float64)
+    warmup = lr * (steps + 1) / max(warmup_steps, 1)
+    progress = (steps - warmup_steps + 1) / (total_steps - warmup_steps)  # reaches 1 at the last step
+    cosine = min_lr + 0.5 * (lr - min_lr) * (1.0 + np.cos(math.pi * progress))
+    return np.where(steps < warmup_steps, warmup, cosine).astype(np.float32)
+
+
+def make_optimizer(model, lr, total_steps, warmup_steps=0, weight_decay=0.0):
+    """AdamW (``nn.AdamWeightDecay``) over the model's trainable parameters.
+
+    The learning rate follows :func:`warmup_cosine_schedule` step by step.
+    Weight decay applies to matrices only, not to biases, LayerNorm
+    parameters, the class token or position embeddings.
+    """
+    params = model.trainable_params()
+    decay = [p for p in params if p.ndim >= 2 and not p.name.split(".")[-1] in _NO_DECAY_NAMES]
+    no_decay = [p for p in params if not any(p is q for q in decay)]
+    groups = [{"params": decay, "weight_decay": float(weight_decay)},
+              {"params": no_decay, "weight_decay": 0.0}]
+    schedule = Tensor(warmup_cosine_schedule(lr, total_steps, warmup_steps))
+    return nn.AdamWeightDecay([g for g in groups if g["params"]], learning_rate=schedule)
+
+
+def _as_tensor(value):
+    return value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+
+
+def make_train_step(model, loss_fn, optimizer, grad_reducer=None):
+    """A function ``step(*inputs, labels)`` that does one optimisation step and returns the loss.
+
+    ``loss_fn(model(*inputs), labels)`` is differentiated with respect to
+    ``optimizer.parameters`` by a jitted ``value_and_grad``; the gradients
+    then pass through ``grad_reducer`` when given (e.g.
+    ``mindspore.nn.DistributedGradReducer`` for data-parallel training,
+    which averages them across ranks) and the optimizer applies them eagerly.
+    Inputs may be NumPy arrays or Tensors.  Puts the model in training mode.
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    if not isinstance(optimizer, nn.Optimizer):
+        raise TypeError(f"optimizer must be a mindspore.nn.Optimizer, got {type(optimizer).__name__}")
+    model.set_train(True)
+
+    def forward(*args):
+        return loss_fn(model(*args[:-1]), args[-1])
+
+    grad_fn = mindspore.jit(mindspore.value_and_grad(forward, None, optimizer.parameters))
+
+    def step(*args):
+        if len(args) < 2:
+            raise ValueError(f"step needs the model inputs then the labels, got {len(args)} argument(s)")
+        loss, grads = grad_fn(*(_as_tensor(a) for a in args))
+        if grad_reducer is not None:
+            grads = grad_reducer(grads)
+        optimizer(grads)
+        return loss
+
+    return step
+
+
+def predict(model, x, batch_size=256):
+    """Class predictions (n,) int of a classifier for inputs x (n, ...), in batches.
+
+    Every batch is padded to ``batch_size`` so one compiled shape serves all.
+    The model's training mode is restored afterwards.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    x = np.asarray(x)
+    was_training = model.training
+    model.set_train(False)
+    predictions = []
+    for start in range(0, len(x), batch_size):
+        batch = x[start:start + batch_size]
+        padded = np.concatenate([batch, np.zeros((batch_size - len(batch),) + x.shape[1:], x.dtype)])
+        logits = model(Tensor(padded))  # (batch_size, classes)
+        predictions.append(logits.asnumpy()[:len(batch)].argmax(-1))
+    model.set_train(was_training)
+    return np.concatenate(predictions)
+
+
+def evaluate(model, x, y, batch_size=256):
+    """(accuracy, predictions) of a classifier on inputs x (n, ...) with labels y (n,).
+
+    >>> import numpy as np, mindspore as ms, mhsa_ms as mm
+    >>> model = ms.nn.Dense(2, 2)
+    >>> accuracy, predictions = mm.evaluate(model, np.zeros((3, 2), np.float32), np.zeros(3, np.int32))
+    >>> predictions.shape, 0.0 <= accuracy <= 1.0
+    ((3,), True)
+    """
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y)}")
+    predictions = predict(model, x, batch_size)
+    return float((predictions == y).mean()), predictions
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """(num_classes, num_classes) int64 counts: row = true class, column = predicted.
+
+    >>> import mhsa_ms as mm
+    >>> mm.confusion_matrix([0, 1, 1], [0, 1, 0], 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D of equal length, got shapes {y_true.shape}, {y_pred.shape}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"{name} must hold ints in [0, {num_classes}), got range "
+                             f"[{labels.min()}, {labels.max()}]")
+    counts = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+def epoch_batches(x, y, batch_size, epoch, seed=0, max_shift=0, rank=0, world_size=1):
+    """The training batches of one epoch: (x, y) shards for this rank.
+
+    All ranks shift every training image by the same random offsets (seeded
+    by ``(seed, epoch)``) and shuffle with the same order, then each reads
+    its own shard (:func:`mhsa_ms.iterate_batches`), so a data-parallel run
+    sees exactly the global batches of a single-process run.
+    """
+    rng = np.random.default_rng((seed, epoch))
+    if max_shift:
+        x = random_shift(x, max_shift, rng)  # (n, C, H, W), new offsets every epoch
+    return iterate_batches((x, y), batch_size, shuffle=True, seed=(seed, epoch),
+                           rank=rank, world_size=world_size, drop_last=True)
+
+
+def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warmup_epochs=0, max_shift=0,
+                     seed=0, progress=True, rank=0, world_size=1, grad_reducer=None, optimizer=None,
+                     start_epoch=0, on_epoch_end=None):
+    """Train a classifier on ``data`` (x_train, y_train, x_test, y_test; e.g. :func:`mhsa_ms.load_digits`).
+
+    AdamW with a linear warmup over ``warmup_epochs`` then cosine decay
+    (:func:`make_optimizer`), cross-entropy loss, shifts of up to
+    ``max_shift`` pixels as augmentation, global batches of ``batch_size``
+    (this rank reads batch_size / world_size of each; pass ``grad_reducer``
+    to average gradients across ranks).  The test accuracy is measured after
+    every epoch, outside the timed training.
+
+    To resume, pass the restored ``optimizer`` (it carries the step count of
+    the schedule) and ``start_epoch``; ``on_epoch_end(epoch, history)`` is
+    called after each epoch (e.g. to save a checkpoint).  A tqdm progress bar
+    is shown on rank 0 when ``progress`` is True.
+
+    Returns:
+        history dict: ``epoch``, ``loss`` (mean training loss), ``test_accuracy``
+        (lists, one entry per epoch), ``seconds`` (training time without
+        evaluation), ``images_per_second`` (global training images per
+        second, all ranks together), ``test_accuracy_final``,
+        ``predictions`` (final test predictions).
+    """
+    from tqdm import tqdm
+
+    x_train, y_train, x_test, y_test = data
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or not 0 <= start_epoch < epochs:
+        raise ValueError(f"start_epoch must be an int in [0, epochs={epochs}), got {start_epoch!r}")
+    steps_per_epoch = len(x_train) // batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch_size={batch_size} is larger than the {len(x_train)} training samples")
+    if optimizer is None:
+        optimizer = make_optimizer(model, lr, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch,
+                                   weight_decay)
+    step = make_train_step(model, cross_entropy, optimizer, grad_reducer)
+    history = {"epoch": [], "loss": [], "test_accuracy": [], "seconds": 0.0}
+    bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch, disable=not progress or rank != 0,
+               unit="step", file=sys.stdout, mininterval=0.5)
+    for epoch in range(start_epoch, epochs):
+        bar.set_description(f"epoch {epoch + 1}/{epochs}")
+        started = time.perf_counter()
+        losses = []
+        for x, y in epoch_batches(x_train, y_train, batch_size, epoch, seed, max_shift, rank, world_size):
+            losses.append(float(step(x, y).asnumpy()))
+            bar.update(1)
+        history["seconds"] += time.perf_counter() - started
+        accuracy, predictions = evaluate(model, x_test, y_test)
+        history["epoch"].append(epoch + 1)
+        history["loss"].append(float(np.mean(losses)))
+        history["test_accuracy"].append(accuracy)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", test_acc=f"{accuracy:.3f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, history)
+    bar.close()
+    images = (epochs - start_epoch) * steps_per_epoch * batch_size
+    history["images_per_second"] = images / history["seconds"]
+    history["test_accuracy_final"] = history["test_accuracy"][-1]
+    history["predictions"] = predictions
+    return history
