@@ -42,6 +42,7 @@ from .transformer import (  # noqa: E402
 )
 from .vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
 from .flops import attention_flops  # noqa: E402
+from .fast import compile  # noqa: E402,A001
 from .exercises import check_exercise, exercise_results  # noqa: E402
 from .data import (  # noqa: E402
     DIGITS_CLASSES,
@@ -53,6 +54,7 @@ from .data import (  # noqa: E402
     random_shift,
     reverse_task,
 )
+from .sequence import TokenEncoder  # noqa: E402
 from .training import (  # noqa: E402
     DIGITS_RECIPE,
     confusion_matrix,
@@ -72,6 +74,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DIGITS_CLASSES",
+    "TokenEncoder",
     "DIGITS_RECIPE",
     "DIGITS_SHA256",
     "Digits",
@@ -101,6 +104,7 @@ __all__ = [
     "VIT_PRESETS",
     "VisionTransformer",
     "attention_flops",
+    "compile",
     "available_backends",
     "causal_mask",
     "check_exercise",

@@ -14,6 +14,8 @@ Weights follow the paper's convention ``y = x @ W + b``: W^Q has shape
 >>> out.shape, weights.shape                              # (B, N, D), (B, h, N, N)
 ((3, 4, 16), (3, 8, 4, 4))
 """
+import math
+
 import numpy as np
 import mindspore
 from mindspore import Parameter, Tensor, nn, ops
@@ -27,7 +29,7 @@ from ._checks import (
     check_probability,
     check_rank,
 )
-from .functional import scaled_dot_product_attention
+from .functional import _matmul, scaled_dot_product_attention
 from .heads import merge_heads, per_head_weights, split_heads
 
 _PROJECTIONS = ("q", "k", "v", "o")
@@ -114,9 +116,20 @@ class MultiHeadAttention(nn.Cell):
             bias_value = Parameter(Tensor(np.zeros(embed_dim, np.float32)), name=f"b_{name}") if bias else None
             setattr(self, f"b_{name}", bias_value)
 
-    def _project(self, x, weight, bias):
-        y = ops.matmul(x, weight)  # (B, N, D)
-        return y if bias is None else y + bias
+    def _project(self, x, weight, bias, scale=1.0):
+        """(x @ weight + bias) * scale for x (B, N, d_in): one 2-D GEMM over the B*N rows -> (B, N, D_out).
+
+        The scale multiplies the (d_in, D_out) weight, not the (B, N, D_out) result.
+        """
+        batch, tokens = x.shape[0], x.shape[1]
+        if scale != 1.0:
+            weight = weight * scale
+            if bias is not None:
+                bias = bias * scale
+        y = _matmul(x.reshape((batch * tokens, x.shape[2])), weight)  # (B*N, D_out)
+        if bias is not None:
+            y = y + bias
+        return y.reshape((batch, tokens, weight.shape[1]))  # (B, N, D_out)
 
     def construct(self, query, key=None, value=None, mask=None, need_weights=True):
         fused_qkv = key is None and value is None and self.same_dims
@@ -127,22 +140,22 @@ class MultiHeadAttention(nn.Cell):
         h, d_h = self.num_heads, self.head_dim
         mask = _heads_mask(mask, batch, h, q_len, k_len)
 
-        # 1. project: Q = x_q W^Q + b_q, K = x_k W^K + b_k, V = x_v W^V + b_v
+        # 1. project: Q = x_q W^Q + b_q, K = x_k W^K + b_k, V = x_v W^V + b_v;
+        #    1/sqrt(d_h) is applied to W^Q and b_q (D*D products, not B*N*D)
+        scale = 1.0 / math.sqrt(d_h)
         if fused_qkv:
-            w_qkv = ops.cat((self.w_q, self.w_k, self.w_v), 1)  # (D, 3D): one GEMM for all three
-            qkv = ops.matmul(query, w_qkv)  # (B, N, 3D)
-            if self.has_bias:
-                qkv = qkv + ops.cat((self.b_q, self.b_k, self.b_v))
-            qkv = qkv.reshape((batch, q_len, 3, h, d_h))  # (B, N, 3, h, d_h)
-            qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, h, N, d_h)
-            q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, h, N, d_h)
+            w_qkv = ops.cat((self.w_q * scale, self.w_k, self.w_v), 1)  # (D, 3D): one GEMM for all three
+            b_qkv = ops.cat((self.b_q * scale, self.b_k, self.b_v)) if self.has_bias else None  # (3D,)
+            qkv = self._project(query, w_qkv, b_qkv)  # (B, N, 3D)
+            q, k, v = ops.split(qkv, self.embed_dim, -1)  # each (B, N, D)
+            q, k, v = split_heads(q, h), split_heads(k, h), split_heads(v, h)  # each (B, h, N, d_h)
         else:
-            q = split_heads(self._project(query, self.w_q, self.b_q), h)  # (B, h, Nq, d_h)
+            q = split_heads(self._project(query, self.w_q, self.b_q, scale), h)  # (B, h, Nq, d_h)
             k = split_heads(self._project(key, self.w_k, self.b_k), h)  # (B, h, Nk, d_h)
             v = split_heads(self._project(value, self.w_v, self.b_v), h)  # (B, h, Nk, d_h)
-        # 2. head_i = softmax(Q_i K_i^T / sqrt(d_h)) V_i, all heads at once
+        # 2. head_i = softmax(Q_i K_i^T / sqrt(d_h)) V_i, all heads at once (q is already scaled)
         heads, weights = scaled_dot_product_attention(
-            q, k, v, mask, self.dropout, self.training, need_weights
+            q, k, v, mask, self.dropout, self.training, need_weights, scale=1.0
         )  # (B, h, Nq, d_h), (B, h, Nq, Nk)
         # 3. out = Concat(head_1, ..., head_h) W^O + b_o
         out = self._project(merge_heads(heads), self.w_o, self.b_o)  # (B, Nq, D)

@@ -74,6 +74,25 @@ def padding_mask(lengths, num_tokens):
     return mindspore.Tensor(keep[:, None, :])  # (B, 1, N)
 
 
+_MATMUL = ops.MatMul()
+_MATMUL_T = ops.MatMul(transpose_b=True)
+_BATCH_MATMUL = ops.BatchMatMul()
+_BATCH_MATMUL_T = ops.BatchMatMul(transpose_b=True)
+
+
+def _matmul(a, b, transpose_b=False):
+    """a @ b (or a @ b^T): the MatMul / BatchMatMul primitives when the batch axes agree.
+
+    Their gradients are matmuls with transpose flags, where ``ops.matmul``'s
+    add explicit Transpose ops (and a ReduceSum for broadcast operands).
+    """
+    if a.ndim == 2 and b.ndim == 2:
+        return _MATMUL_T(a, b) if transpose_b else _MATMUL(a, b)
+    if a.ndim == b.ndim and a.shape[:-2] == b.shape[:-2]:
+        return _BATCH_MATMUL_T(a, b) if transpose_b else _BATCH_MATMUL(a, b)
+    return ops.matmul(a, b.swapaxes(-1, -2) if transpose_b else b)
+
+
 def _fused_attention(q, k, v, scale):
     """Ascend flash attention on (B, h, N, d_h) inputs, computed in float16."""
     out = ops.flash_attention_score(
@@ -87,7 +106,8 @@ def _fused_attention(q, k, v, scale):
     return out.astype(q.dtype)
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, training=False, need_weights=True):
+def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, training=False, need_weights=True,
+                                 scale=None):
     r"""Attention of queries ``q`` over keys ``k`` and values ``v``.
 
     Args:
@@ -102,6 +122,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, training=Fal
         need_weights: when False the weights are not returned (None) and, on
             Ascend, the fused ``flash_attention_score`` kernel may be used for
             4-D float inputs without mask or dropout (see :func:`use_fused_attn`).
+        scale: factor of the scores, default 1/sqrt(d_k); a caller that has
+            already scaled q (as :class:`MultiHeadAttention` does, inside its
+            projection) passes 1.0.
 
     Returns:
         (out, weights): out (..., Nq, d_v) in v's dtype; weights (..., Nq, Nk)
@@ -118,7 +141,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, training=Fal
             f"v must have as many tokens as k (Nk={k.shape[-2]}), got v shape {v.shape}"
         )
     check_probability("dropout_p", dropout_p)
-    scale = 1.0 / math.sqrt(q.shape[-1])
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
     if (not need_weights and mask is None and (dropout_p == 0.0 or not training)
             and q.ndim == 4 and use_fused_attn()):
         return _fused_attention(q, k, v, scale), None
@@ -129,9 +153,12 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, training=Fal
         check_broadcastable("mask", mask.shape, scores_shape, "(..., Nq, Nk)")
 
     # 1. scores = Q K^T / sqrt(d_k), scaling q first (N*d_k products, not N*N)
-    scores = ops.matmul(q * scale, k.swapaxes(-1, -2))  # (..., Nq, Nk)
+    if scale != 1.0:
+        q = q * scale
+    scores = _matmul(q, k, transpose_b=True)  # (..., Nq, Nk)
     # 2. softmax in float32; masked scores take the float32 minimum
-    scores = scores.astype(mindspore.float32)
+    if scores.dtype != mindspore.float32:
+        scores = scores.astype(mindspore.float32)
     if mask is not None:
         scores = ops.masked_fill(scores, ops.logical_not(mask), _FLOAT32_MIN)
     weights = ops.softmax(scores, -1)  # (..., Nq, Nk)
@@ -141,7 +168,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, training=Fal
     # 4. dropout on the weights (training only)
     if training and dropout_p > 0.0:
         weights = ops.dropout(weights, p=dropout_p, training=True)
-    weights = weights.astype(v.dtype)
+    if weights.dtype != v.dtype:
+        weights = weights.astype(v.dtype)
     # 5. out = weights V
-    out = ops.matmul(weights, v)  # (..., Nq, d_v)
+    out = _matmul(weights, v)  # (..., Nq, d_v)
     return out, (weights if need_weights else None)

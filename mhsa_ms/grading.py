@@ -212,6 +212,7 @@ class Lesson:
     nb: object
     day: object
     exercises: list = field(default_factory=list)
+    problem: str = ""
 
 
 def _functions(source):
@@ -260,14 +261,22 @@ def load_lesson(path):
 
 
 def load_lessons(directory):
-    """Every ``*.ipynb`` of ``directory`` with at least one exercise, by file stem."""
+    """Every ``*.ipynb`` of ``directory`` with at least one exercise, by file stem.
+
+    A lesson that fails :func:`load_lesson` is kept with its ``problem`` set
+    (an error only when someone submitted it).
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise ValueError(f"lessons directory {str(directory)!r} does not exist")
     lessons = {}
     for path in sorted(directory.glob("*.ipynb")):
-        lesson = load_lesson(path)
-        if lesson.exercises:
+        try:
+            lesson = load_lesson(path)
+        except ValueError as exc:
+            day = _notebook_day(json.loads(path.read_bytes()))
+            lesson = Lesson(name=path.stem, path=path, nb=None, day=day, problem=str(exc))
+        if lesson.exercises or lesson.problem:
             lessons[lesson.name] = lesson
     if not lessons:
         raise ValueError(f"no lesson with exercises in {str(directory)!r}")
@@ -301,6 +310,7 @@ class Result:
     file: str
     rows: list
     notes: list = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def _short(text):
@@ -635,6 +645,9 @@ def grade(submissions, lessons_dir="lessons", timeout=300.0, jobs=1, memory_mb=4
         raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
     lessons = load_lessons(lessons_dir)
     found = find_submissions(submissions, lessons)
+    broken = sorted({lesson.problem for _, _, lesson, _ in found if lesson is not None and lesson.problem})
+    if broken:
+        raise ValueError("cannot grade against these reference lessons: " + "; ".join(broken))
     usable, why = sandbox_available()
     if not usable:
         print(_SANDBOX_WARNING.format(why=why), file=sys.stderr, flush=True)
@@ -648,10 +661,13 @@ def grade(submissions, lessons_dir="lessons", timeout=300.0, jobs=1, memory_mb=4
         if lesson is None:
             return Result(student, path.name, [Row(student, path.stem, "", 0, 0, "unreadable", _short(problem))])
         workdir = root / f"job{number}"
+        start = time.monotonic()
         try:
-            return grade_submission(student, path, lesson, lessons, workdir, plugin_dir, options)
+            result = grade_submission(student, path, lesson, lessons, workdir, plugin_dir, options)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+        result.seconds = time.monotonic() - start
+        return result
 
     results = [None] * len(found)
     try:

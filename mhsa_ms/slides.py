@@ -87,9 +87,25 @@ _DECK_CSS = """
 .reveal pre.cell-output code { background: #fff; border-left: 4px solid #bbb; }
 .reveal pre.cell-error code { background: #fff0f0; border-left: 4px solid #d33; }
 .reveal .cell-output-image { text-align: center; }
-.reveal .cell-output-image img { max-height: 480px; max-width: 100%; margin: 6px auto; }
+.reveal .cell-output-image img { min-height: 300px; max-height: 480px; max-width: 100%; margin: 6px auto;
+  object-fit: contain; }
 .reveal details summary { font-size: 0.5em; color: #666; cursor: pointer; }
 .reveal table { font-size: 0.7em; }
+"""
+
+# A slide whose content is taller than the deck is shrunk to fit (CSS zoom on its .fit box).
+_FIT_SCRIPT = """function fitSlide(slide) {
+  const box = slide && slide.querySelector(":scope > .fit");
+  if (!box) return;
+  box.style.zoom = "";
+  const height = Reveal.getConfig().height;
+  if (box.scrollHeight > height) box.style.zoom = (height / box.scrollHeight).toFixed(3);
+}
+const fitCurrent = () => fitSlide(Reveal.getCurrentSlide());
+Reveal.on("ready", fitCurrent);
+Reveal.on("slidechanged", fitCurrent);
+window.addEventListener("load", fitCurrent);
+document.fonts.ready.then(fitCurrent);
 """
 
 _REVEAL_CONFIG = {
@@ -296,7 +312,7 @@ class _Renderer:
 
         class _Html(mistune.HTMLRenderer):
             def block_code(self, code, info=None):
-                return renderer.code(code, (info or "").split()[0] if info else "text", "md-code")
+                return renderer.code(code, ((info or "").split() or ["text"])[0], "md-code")
 
         self.markdown = mistune.create_markdown(
             escape=False, renderer=_Html(escape=False), plugins=["strikethrough", "table"]
@@ -437,7 +453,7 @@ def build_deck(notebook_path, deck_path, modules=None):
     def section(blocks):
         parts = [f'<div class="fragment">\n{markup}</div>\n' if is_fragment else markup
                  for is_fragment, markup in blocks]
-        return "<section>\n" + "".join(parts) + "</section>"
+        return '<section>\n<div class="fit">\n' + "".join(parts) + "</div>\n</section>"
 
     first_text = re.sub(r"MHSAMSMATH\d+X", " ", section(slides[0][0]))
     if title.casefold() not in _plain_text(first_text).casefold():
@@ -478,7 +494,9 @@ def build_deck(notebook_path, deck_path, modules=None):
 <script>
 {_safe(reveal_js, "script")}
 </script>
-<script>Reveal.initialize({json.dumps(_REVEAL_CONFIG, sort_keys=True)});</script>
+<script>
+Reveal.initialize({json.dumps(_REVEAL_CONFIG, sort_keys=True)});
+{_FIT_SCRIPT}</script>
 </body>
 </html>
 """

@@ -210,6 +210,9 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     # Every check above and here runs before init(), so a bad launch fails at once in every
     # process msrun started (its scheduler included) instead of after the cluster timeout.
     world_size = check_launch(distributed, config["batch_size"])
+    if start_epoch >= config["epochs"]:
+        raise ConfigurationError(f"checkpoint {resume!r} already finished all {config['epochs']} epochs; "
+                                 f"there is nothing to resume")
     stop = config["epochs"] if stop_after is None else stop_after
     if isinstance(stop, bool) or not isinstance(stop, int) or not start_epoch < stop <= config["epochs"]:
         raise ConfigurationError(f"stop_after must be an int in ({start_epoch}, {config['epochs']}] "

