@@ -165,7 +165,9 @@ def _runtest(self):
         raise
     except _nbval_plugin.NbCellError as exc:
         text = str(exc)
-        if text.startswith("Timeout"):
+        if text.startswith("Timeout") and "waiting for output" in text:
+            record.update(status="crashed", message="the kernel stopped responding")
+        elif text.startswith("Timeout"):
             record.update(status="timeout", message="")
         elif text == "Cell outputs differ":
             record.update(status="mismatch", message="")

@@ -426,6 +426,7 @@ class GradeOptions:
     memory_mb: int = 4096
     sandbox: bool = True
     python: str = sys.executable
+    font_caches: tuple = ()
 
 
 def run_graded_notebook(nb, workdir, plugin_dir, options):
@@ -433,11 +434,13 @@ def run_graded_notebook(nb, workdir, plugin_dir, options):
     import nbformat
 
     scratch = Path(workdir) / "scratch"
-    for sub in ("home", "tmp", "runtime", "ipython", "cache"):
+    for sub in ("home", "tmp", "runtime", "ipython", "cache/matplotlib"):
         (scratch / sub).mkdir(parents=True, exist_ok=True)
     with open(scratch / "graded.ipynb", "w", encoding="utf-8") as handle:
         nbformat.write(nb, handle)
     (scratch / "pytest.ini").write_text("[pytest]\n")
+    for font_cache in options.font_caches:  # spares matplotlib a font scan per submission
+        shutil.copy(font_cache, scratch / "cache" / "matplotlib" / font_cache.name)
     env = dict(os.environ)
     env.update({
         "HOME": str(scratch / "home"), "TMPDIR": str(scratch / "tmp"),
@@ -603,6 +606,8 @@ def find_submissions(root, lessons):
         raise ValueError(f"submissions folder {str(root)!r} does not exist")
     by_day = {lesson.day: lesson for lesson in lessons.values() if lesson.day is not None}
     found = []
+    for path in sorted(root.glob("*.ipynb")):
+        print(f"ignored {path}: put each student's notebooks in a folder of their own", file=sys.stderr)
     for folder in sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")):
         paths = sorted(path for path in folder.rglob("*.ipynb")
                        if ".ipynb_checkpoints" not in path.parts and path.is_file())
@@ -651,7 +656,9 @@ def grade(submissions, lessons_dir="lessons", timeout=300.0, jobs=1, memory_mb=4
     usable, why = sandbox_available()
     if not usable:
         print(_SANDBOX_WARNING.format(why=why), file=sys.stderr, flush=True)
-    options = GradeOptions(timeout=float(timeout), memory_mb=int(memory_mb), sandbox=usable)
+    matplotlib_dir = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
+    options = GradeOptions(timeout=float(timeout), memory_mb=int(memory_mb), sandbox=usable,
+                           font_caches=tuple(sorted(matplotlib_dir.glob("fontlist-*.json"))))
     root = Path(tempfile.mkdtemp(prefix="mhsa-ms-grade-"))
     plugin_dir = root / "plugin"
     plugin_dir.mkdir()

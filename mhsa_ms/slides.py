@@ -93,13 +93,13 @@ _DECK_CSS = """
 .reveal table { font-size: 0.7em; }
 """
 
-# A slide whose content is taller than the deck is shrunk to fit (CSS zoom on its .fit box).
+# A slide whose content is taller or wider than the deck is shrunk to fit (CSS zoom on its .fit box).
 _FIT_SCRIPT = """function fitSlide(slide) {
   const box = slide && slide.querySelector(":scope > .fit");
   if (!box) return;
   box.style.zoom = "";
-  const height = Reveal.getConfig().height;
-  if (box.scrollHeight > height) box.style.zoom = (height / box.scrollHeight).toFixed(3);
+  const zoom = Math.min(1, Reveal.getConfig().height / box.scrollHeight, box.clientWidth / box.scrollWidth);
+  if (zoom < 1) box.style.zoom = (Math.floor(zoom * 1000) / 1000).toString();
 }
 const fitCurrent = () => fitSlide(Reveal.getCurrentSlide());
 Reveal.on("ready", fitCurrent);
@@ -170,11 +170,17 @@ def count_slides(nb):
 
 
 def source_digest(nb):
-    """SHA-256 over the slide types and sources of the shown cells.
+    """SHA-256 over the slide types, sources and kinds of outputs of the shown cells.
 
     A deck stores it; a deck whose digest differs from its notebook's is stale.
+    Output kinds (say a stream and a PNG figure), not their contents, count, so
+    re-running a lesson whose timings change leaves its deck current.
     """
-    parts = [[kind, cell["cell_type"], _text(cell["source"])] for _, cell, kind in slide_cells(nb)]
+    parts = [
+        [kind, cell["cell_type"], _text(cell["source"]),
+         [[out.get("output_type"), out.get("name"), sorted(out.get("data", {}))] for out in cell.get("outputs", [])]]
+        for _, cell, kind in slide_cells(nb)
+    ]
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 

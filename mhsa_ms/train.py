@@ -217,13 +217,15 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     if isinstance(stop, bool) or not isinstance(stop, int) or not start_epoch < stop <= config["epochs"]:
         raise ConfigurationError(f"stop_after must be an int in ({start_epoch}, {config['epochs']}] "
                          f"(epochs already finished: {start_epoch}), got {stop_after!r}")
-    rank = 0
+    rank, backend = 0, None
     if launch_environment() is not None:
-        from mindspore.communication import get_group_size, get_rank, init
+        from mindspore.communication import GlobalComm, get_group_size, get_rank, init
         from mindspore.context import ParallelMode
 
-        init()  # msrun's scheduler process never returns from here; the workers form the group
-        rank, world_size = get_rank(), get_group_size()
+        # the backend follows the device: mccl on CPU, hccl on Ascend, nccl on GPU.  msrun's
+        # scheduler process never returns from init(); the workers form the group.
+        init()
+        rank, world_size, backend = get_rank(), get_group_size(), GlobalComm.BACKEND
         mindspore.set_auto_parallel_context(parallel_mode=ParallelMode.DATA_PARALLEL, gradients_mean=True)
 
     if output_dir is None:
@@ -249,7 +251,7 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     os.makedirs(output_dir, exist_ok=True)
     checkpoint_path = os.path.join(output_dir, CHECKPOINT_NAME)
     per_rank = config["batch_size"] // world_size
-    layout = f"{world_size} ranks x {per_rank}" if world_size > 1 else "1 process"
+    layout = f"{world_size} ranks x {per_rank}, backend {backend}" if backend else "1 process"
     say(f"training {config['preset']} ViT on {device_name}: epochs {start_epoch + 1}-{stop} of "
         f"{config['epochs']}, global batch {config['batch_size']} ({layout}), lr {config['lr']}, "
         f"seed {config['seed']}")

@@ -52,7 +52,12 @@ def _run_together(commands, env):
                  for command in commands]
     runs = []
     for command, process in zip(commands, processes):
-        stdout, stderr = process.communicate(timeout=180)
+        try:
+            stdout, stderr = process.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            for started in processes:
+                started.kill()
+            raise
         runs.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
     return runs
 

@@ -63,11 +63,16 @@ def test_slide_cells_rules():
         slides.slide_cells(nbformat.v4.new_notebook(cells=[_md("a"), _md("b", "skip")]))
 
 
-def test_source_digest_follows_slide_cells_only():
+def test_source_digest_follows_slide_cells_and_output_kinds():
     nb = nbformat.read(FIXTURE, as_version=4)
     digest = slides.source_digest(nb)
     nb.cells[1].source += "\n# an unmarked cell changed"
     assert slides.source_digest(nb) == digest
+    nb.cells[3].outputs[0].text = "x: (2, 4, 8) after a re-run"  # same kind of output: still current
+    assert slides.source_digest(nb) == digest
+    nb.cells[4].outputs = []  # the figure is gone: stale
+    assert slides.source_digest(nb) != digest
+    nb = nbformat.read(FIXTURE, as_version=4)
     nb.cells[0].source += " (changed)"
     assert slides.source_digest(nb) != digest
 
@@ -121,7 +126,7 @@ def test_committed_deck_is_current(notebook):
     stored = re.search(r'<meta name="mhsa-ms-source-sha256" content="([0-9a-f]{64})">', deck.read_text(encoding="utf-8"))
     assert stored is not None, f"{deck.name} has no source digest: rebuild it with `make slides`"
     assert stored.group(1) == slides.source_digest(nbformat.read(notebook, as_version=4)), (
-        f"{deck.name} is stale: the slide cells of {notebook.name} changed; run `make slides`"
+        f"{deck.name} is stale: the slide cells or their outputs in {notebook.name} changed; run `make slides`"
     )
 
 
@@ -168,7 +173,8 @@ slides.forEach((slide, k) => {
   const box = slide.querySelector(':scope > .fit');
   const zoom = parseFloat(box.style.zoom || '1');
   const height = box.getBoundingClientRect().height / Reveal.getScale();
-  if (height > config.height + 2 || zoom < 0.7) overfull.push([k, Math.round(height), zoom]);
+  const wide = box.scrollWidth > box.clientWidth + 2;
+  if (height > config.height + 2 || wide || zoom < 0.7) overfull.push([k, Math.round(height), wide, zoom]);
   if (figure < 0 && slide.querySelector('img')) figure = k;
   if (formula < 0 && slide.querySelector('.katex')) formula = k;
 });
@@ -238,7 +244,7 @@ def _check_deck(driver, deck, notebook):
     assert facts["total"] == _marked(nb, ("slide", "subslide")) == slides.count_slides(nb)
     assert facts["fragments"] == _marked(nb, ("fragment",))
     # every slide fits the deck, shrunk to no less than 70 % (else split it with a "subslide")
-    assert facts["overfull"] == [], f"slides too tall (index, height, zoom): {facts['overfull']}"
+    assert facts["overfull"] == [], f"slides too big (index, height, too wide, zoom): {facts['overfull']}"
     # math: every formula became KaTeX, none failed, no TeX source is left on screen, fonts are inline
     assert facts["katex"] == formulas and facts["katexErrors"] == 0
     for raw in ("$$", "\\(", "\\[", "\\frac", "\\begin", "MHSAMSMATH"):
