@@ -41,13 +41,16 @@ def machine():
     }
 
 
-def interleaved(contenders, repetitions, warmup=2, budget_s=None):
+def interleaved(contenders, repetitions, warmup=2, budget_s=None, cpu=None):
     """Time each ``name -> callable`` ``repetitions`` times, interleaved; median seconds.
 
     Each callable must block until its result is computed.  ``warmup`` calls
     per contender come first (they compile jitted graphs).  With
     ``budget_s`` the repetitions are cut so that the whole measurement takes
-    about that long (at least 3 repetitions).
+    about that long (at least 3 repetitions).  Returns (medians, repetitions);
+    a dict passed as ``cpu`` receives the median process CPU seconds (all
+    threads) of each contender, which other processes on a shared machine
+    disturb much less than the wall-clock time.
     """
     names = list(contenders)
     for name in names:
@@ -60,12 +63,16 @@ def interleaved(contenders, repetitions, warmup=2, budget_s=None):
         one_round = max(time.perf_counter() - start, 1e-6)
         repetitions = max(3, min(repetitions, int(budget_s / one_round)))
     samples = {name: [] for name in names}
+    cpu_samples = {name: [] for name in names}
     for rep in range(repetitions):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             contenders[name]()
             samples[name].append(time.perf_counter() - start)
+            cpu_samples[name].append(time.process_time() - start_cpu)
+    if cpu is not None:
+        cpu.update({name: statistics.median(times) for name, times in cpu_samples.items()})
     return {name: statistics.median(times) for name, times in samples.items()}, repetitions
 
 

@@ -89,15 +89,16 @@ def _render_card(path, fields, thumbnail):
     card = Figure(figsize=(8, 4.5), dpi=100, facecolor="white")
     FigureCanvasAgg(card)
     family = _font_families()
-    header = card.add_axes((0, 0.84, 1, 0.16))
+    header = card.add_axes((0, 0.78, 1, 0.22))
     header.axis("off")
     header.add_patch(Rectangle((0, 0), 1, 1, transform=header.transAxes, color="#1f4e79"))
-    header.text(0.03, 0.5, f"Day {fields['day']} check-in  ·  mhsa-ms", color="white",
-                fontsize=20, fontweight="bold", va="center", family=family)
+    header.text(0.03, 0.74, f"mhsa-ms  ·  Day {fields['day']} check-in", color="#c9dcf0",
+                fontsize=13, va="center", family=family)
+    header.text(0.03, 0.32, fields["title"], color="white", fontsize=20, fontweight="bold",
+                va="center", family=family)
 
-    text = card.add_axes((0.03, 0.04, 0.45, 0.76))
+    text = card.add_axes((0.03, 0.03, 0.30, 0.72))
     text.axis("off")
-    text.text(0, 0.95, fields["title"], fontsize=15, fontweight="bold", va="top", family=family)
     rows = [
         ("checks passed", fields["checks"]),
         ("device", fields["device"]),
@@ -106,11 +107,11 @@ def _render_card(path, fields, thumbnail):
         ("learner", fields["learner"]),
     ]
     for row, (label, value) in enumerate(rows):
-        y = 0.68 - row * 0.15
-        text.text(0, y, label, fontsize=11, color="#555555", va="top", family=family)
-        text.text(0.42, y, value, fontsize=12, va="top", family=family)
+        y = 0.97 - row * 0.2
+        text.text(0, y, label, fontsize=10, color="#666666", va="top", family=family)
+        text.text(0, y - 0.075, value, fontsize=14, va="top", family=family)
 
-    picture = card.add_axes((0.52, 0.05, 0.45, 0.74))
+    picture = card.add_axes((0.35, 0.04, 0.62, 0.70))
     picture.set_xticks([])
     picture.set_yticks([])
     for spine in picture.spines.values():

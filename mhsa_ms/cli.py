@@ -26,7 +26,12 @@ def _add_train(commands):
 def _release(args):
     from .grading import release
 
-    for path in release(args.lessons, args.out):
+    try:
+        written = release(args.lessons, args.out)
+    except ValueError as exc:
+        print(f"mhsa-ms release: error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
         print(path)
     return 0
 
@@ -34,15 +39,21 @@ def _release(args):
 def _grade(args):
     from pathlib import Path
 
-    from .grading import grade, summary_table, write_csv, write_feedback
+    from .grading import grade, sandbox_available, summary_table, write_csv, write_feedback
 
-    results = grade(args.submissions, lessons_dir=args.lessons, timeout=args.timeout, jobs=args.jobs,
-                    memory_mb=args.memory)
+    try:
+        results = grade(args.submissions, lessons_dir=args.lessons, timeout=args.timeout, jobs=args.jobs,
+                        memory_mb=args.memory)
+    except ValueError as exc:
+        print(f"mhsa-ms grade: error: {exc}", file=sys.stderr)
+        return 2
     write_csv(results, args.out)
     feedback = Path(args.feedback) if args.feedback else Path(args.out).with_name("feedback")
     write_feedback(results, feedback)
     print(summary_table(results))
     print(f"\nwrote {args.out} and {feedback}/<student>.md")
+    if not sandbox_available()[0]:
+        print("WARNING: graded WITHOUT a sandbox (bubblewrap not usable): see the warning above")
     return 0
 
 
@@ -89,6 +100,38 @@ def _add_slides(commands):
     slides.set_defaults(handler=_slides)
 
 
+_BENCHMARKS = ("attention", "training", "course")
+
+
+def _bench(args):
+    import subprocess
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "benchmarks"
+    if not (folder / "_common.py").is_file():
+        print(f"the benchmarks ship with the repository, not the package; no benchmarks/ at {folder}",
+              file=sys.stderr)
+        return 1
+    status = 0
+    for name in _BENCHMARKS if args.benchmark == "all" else (args.benchmark,):
+        extra = ["--quick"] if args.quick and name != "course" else []
+        extra += ["--fast"] if args.quick and name == "course" else []
+        if args.out:
+            extra += ["--json", str(Path(args.out) / f"{name}.json")]
+        status = subprocess.run([sys.executable, str(folder / f"{name}.py"), *extra]).returncode or status
+    return status
+
+
+def _add_bench(commands):
+    bench = commands.add_parser("bench", help="run the benchmarks (benchmarks/*.py): print tables, write JSON")
+    bench.add_argument("benchmark", nargs="?", default="attention", choices=(*_BENCHMARKS, "all"),
+                       help="attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
+                            "course: each lesson's run time; all: the three")
+    bench.add_argument("--quick", action="store_true", help="fewer shapes / epochs (course: MHSA_MS_FAST=1)")
+    bench.add_argument("--out", default=None, help="folder of the JSON results (default benchmarks/results)")
+    bench.set_defaults(handler=_bench)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="mhsa-ms", description="Multi-head self-attention course tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +141,7 @@ def build_parser():
     _add_train(commands)
     _add_grading(commands)
     _add_slides(commands)
+    _add_bench(commands)
     return parser
 
 

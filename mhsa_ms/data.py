@@ -169,12 +169,16 @@ def iterate_batches(arrays, batch_size, shuffle=True, seed=0, rank=0, world_size
 
 
 def random_shift(images, max_shift, rng):
-    """Shift each image by its own random whole-pixel offset, filling with zeros.
+    """Shift each image by its own random offset of up to ``max_shift`` pixels, filling with zeros.
+
+    The offsets dy, dx are drawn uniformly from [-max_shift, max_shift] for
+    every image; fractional offsets interpolate bilinearly, so a shift of
+    0.5 pixel moves half of each pixel's ink to its neighbour.  Pixels moved
+    out of the frame are lost.
 
     Args:
         images: (B, C, H, W) array.
-        max_shift: largest shift in pixels; offsets dy, dx are drawn
-            uniformly from -max_shift..max_shift for every image.
+        max_shift: largest shift in pixels (a number >= 0).
         rng: a ``numpy.random.Generator``.
 
     Returns:
@@ -182,23 +186,30 @@ def random_shift(images, max_shift, rng):
 
     >>> import numpy as np, mhsa_ms as mm
     >>> image = np.zeros((1, 1, 3, 3), np.float32); image[0, 0, 1, 1] = 1
-    >>> shifted = mm.random_shift(image, 1, np.random.default_rng(0))
-    >>> float(shifted.sum()), shifted.shape                   # the pixel moved, still inside
+    >>> shifted = mm.random_shift(image, 0.5, np.random.default_rng(0))
+    >>> round(float(shifted.sum()), 6), shifted.shape          # the ink moved, none was lost
     (1.0, (1, 1, 3, 3))
     """
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must be 4-D (B, C, H, W), got shape {images.shape}")
-    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
-        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, float, np.integer, np.floating)) \
+            or not max_shift >= 0:
+        raise ValueError(f"max_shift must be a number >= 0, got {max_shift!r}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     batch, _, height, width = images.shape
-    s = max_shift
-    padded = np.pad(images, ((0, 0), (0, 0), (s, s), (s, s)))  # (B, C, H+2s, W+2s)
-    offsets = rng.integers(-s, s + 1, size=(batch, 2))  # (B, 2): dy, dx
-    out = np.empty_like(images)
-    for i, (dy, dx) in enumerate(offsets):
-        # content moves by (dy, dx): read the window starting at (s - dy, s - dx)
-        out[i] = padded[i, :, s - dy:s - dy + height, s - dx:s - dx + width]
-    return out
+    s = int(np.ceil(max_shift)) + 1  # padding wide enough for floor(offset) and floor(offset) + 1
+    padded = np.pad(images.astype(np.float32), ((0, 0), (0, 0), (s, s), (s, s)))  # (B, C, H+2s, W+2s)
+    offsets = rng.uniform(-max_shift, max_shift, size=(batch, 2))  # (B, 2): dy, dx
+    whole = np.floor(offsets).astype(int)  # (B, 2)
+    frac = offsets - whole  # (B, 2) in [0, 1)
+    out = np.zeros(images.shape, np.float32)
+    for i in range(batch):
+        (dy, dx), (fy, fx) = whole[i], frac[i]
+        for ky, wy in ((0, 1.0 - fy), (1, fy)):
+            for kx, wx in ((0, 1.0 - fx), (1, fx)):
+                # content moves by (dy + ky, dx + kx): read the window starting at (s - dy - ky, s - dx - kx)
+                top, left = s - dy - ky, s - dx - kx
+                out[i] += wy * wx * padded[i, :, top:top + height, left:left + width]
+    return out.astype(images.dtype)

@@ -26,10 +26,10 @@ def compile(model, jit_level="O0"):  # noqa: A001 - mirrors torch.compile
             result shares the Cell's parameters) or a function of tensors, e.g.
             ``mindspore.value_and_grad(loss_fn, None, params)``.
         jit_level: MindSpore's graph optimisation level, "O0" (default, the
-            fastest measured on CPU), "O1" or "O2".
+            fastest measured on CPU) or "O1" (adds graph-kernel fusion).
     """
-    if jit_level not in ("O0", "O1", "O2"):
-        raise ValueError(f"jit_level must be 'O0', 'O1' or 'O2', got {jit_level!r}")
+    if jit_level not in ("O0", "O1"):
+        raise ValueError(f"jit_level must be 'O0' or 'O1', got {jit_level!r}")
     if isinstance(model, nn.Cell):
         return mindspore.jit(model.construct, jit_level=jit_level)
     if not callable(model):

@@ -397,11 +397,9 @@ def sandbox_available():
             if bwrap is None:
                 _bwrap_state["result"] = (False, "bwrap not found on PATH")
             else:
-                probe = subprocess.run(
-                    [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                     "--unshare-net", "--unshare-pid", "--die-with-parent", "true"],
-                    capture_output=True, text=True, timeout=60,
-                )
+                with tempfile.TemporaryDirectory(prefix="mhsa-ms-probe-") as scratch:
+                    probe = subprocess.run(_sandbox_prefix(scratch, []) + ["true"],
+                                           capture_output=True, text=True, timeout=60)
                 why = _short(probe.stderr) or f"exit code {probe.returncode}"
                 _bwrap_state["result"] = (probe.returncode == 0, "" if probe.returncode == 0 else why)
         return _bwrap_state["result"]
@@ -430,7 +428,12 @@ class GradeOptions:
 
 
 def run_graded_notebook(nb, workdir, plugin_dir, options):
-    """Run one graded notebook with nbval; return (records by code-cell index, overrun, log tail)."""
+    """Run one graded notebook with nbval.
+
+    Returns:
+        (records by code-cell index, whether the run overran its time limit,
+        how the grading process ended).
+    """
     import nbformat
 
     scratch = Path(workdir) / "scratch"
@@ -491,8 +494,11 @@ def run_graded_notebook(nb, workdir, plugin_dir, options):
             records.setdefault(record["cell"], record)
     with open(log_path, "rb") as log:
         log.seek(max(log_path.stat().st_size - 4000, 0))
-        tail = log.read().decode("utf-8", "replace")
-    return records, overrun, tail
+        lines = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines()]
+    # what pytest said last, for setup problems (progress lines of dots carry nothing)
+    said = [line for line in lines if line and not re.fullmatch(r"[.sxXFE]+( +\[ *\d+%\])?", line)]
+    ended = f"the grading process stopped before this check (exit code {process.returncode})"
+    return records, overrun, ended + (f": {said[-1]}" if said else "")
 
 
 def _describe(nb, index):
@@ -507,7 +513,7 @@ def _first(records, status):
     return cells[0] if cells else None
 
 
-def _exercise_rows(student, lesson, nb, answers, records, overrun, tail, options, other_lesson):
+def _exercise_rows(student, lesson, nb, answers, records, overrun, ended, options, other_lesson):
     """One Row per exercise from the nbval records of the graded notebook."""
     code_index = {}
     position = 0
@@ -538,10 +544,13 @@ def _exercise_rows(student, lesson, nb, answers, records, overrun, tail, options
             if overrun:
                 rows.append(row("timeout", f"time limit of {options.timeout:g} s reached"))
             else:
-                last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
-                rows.append(row("crashed", f"the grader could not run the notebook: {last}"))
+                rows.append(row("crashed", ended))
             continue
         status = check_record.get("status")
+        broken = [index for index, record in sorted(records.items())
+                  if index < check and record.get("role") is None and record.get("status") == "error"]
+        if broken and status in ("mismatch", "error"):  # a lesson cell failed first: say so
+            found += f" (after {_describe(nb, broken[0])} failed: {records[broken[0]].get('message', '')})"
         if answer_record.get("status") == "error":
             rows.append(row("error", f"answer cell: {answer_record.get('message', '')}"))
         elif status == "mismatch":
@@ -549,7 +558,7 @@ def _exercise_rows(student, lesson, nb, answers, records, overrun, tail, options
             verdict = " ".join(_VERDICT_PREFIX.sub("", line) for line in "".join(verdicts).splitlines())
             rows.append(row("fail", (verdict or "the check printed no verdict") + found))
         elif status == "error":
-            rows.append(row("error", check_record.get("message", "")))
+            rows.append(row("error", check_record.get("message", "") + found))
         elif status in ("timeout", "crashed"):
             first = _first(records, status)
             first_record = records.get(first, {})
@@ -582,10 +591,10 @@ def grade_submission(student, path, lesson, lessons, workdir, plugin_dir, option
     other = _other_lesson_name(_notebook_day(submitted), lesson, lessons)
     nb, answers = build_graded_notebook(lesson, submitted["cells"])
     if all(source is None for source, _ in answers.values()):
-        records, overrun, tail = {}, False, ""  # nothing of the student's to run
+        records, overrun, ended = {}, False, ""  # nothing of the student's to run
     else:
-        records, overrun, tail = run_graded_notebook(nb, workdir, plugin_dir, options)
-    rows = _exercise_rows(student, lesson, nb, answers, records, overrun, tail, options, other)
+        records, overrun, ended = run_graded_notebook(nb, workdir, plugin_dir, options)
+    rows = _exercise_rows(student, lesson, nb, answers, records, overrun, ended, options, other)
     notes = [f"{_describe(nb, index)}: {_short(record.get('message', ''))}"
              for index, record in sorted(records.items())
              if record.get("status") == "error" and record.get("role") is None]

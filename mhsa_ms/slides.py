@@ -11,8 +11,9 @@ metadata ``cell.metadata.slideshow.slide_type``:
 Markdown is rendered with mistune, formulas are rendered to HTML with KaTeX at
 build time (Node.js runs it), code is highlighted with Pygments and the stored
 outputs of the notebook (printed text, figures as ``data:`` URIs) are included
-as they are.  reveal.js, KaTeX's style sheet and the KaTeX fonts the formulas
-use are inlined, so a deck makes no network request when it is viewed.  The
+as they are; a slide too big for the 1280 x 720 deck is shrunk to fit.
+reveal.js, KaTeX's style sheet and the KaTeX fonts the formulas use are
+inlined, so a deck makes no network request when it is viewed.  The
 JavaScript and CSS come from the npm packages pinned in ``package-lock.json``
 (``npm ci`` installs them into ``node_modules/`` on the first build).
 
@@ -96,16 +97,17 @@ _DECK_CSS = """
 # A slide whose content is taller or wider than the deck is shrunk to fit (CSS zoom on its .fit box).
 _FIT_SCRIPT = """function fitSlide(slide) {
   const box = slide && slide.querySelector(":scope > .fit");
-  if (!box) return;
+  if (!box || box.getClientRects().length === 0) return;  // not laid out (a hidden slide)
   box.style.zoom = "";
   const zoom = Math.min(1, Reveal.getConfig().height / box.scrollHeight, box.clientWidth / box.scrollWidth);
   if (zoom < 1) box.style.zoom = (Math.floor(zoom * 1000) / 1000).toString();
 }
-const fitCurrent = () => fitSlide(Reveal.getCurrentSlide());
-Reveal.on("ready", fitCurrent);
-Reveal.on("slidechanged", fitCurrent);
-window.addEventListener("load", fitCurrent);
-document.fonts.ready.then(fitCurrent);
+const fitAll = () => Reveal.getSlides().forEach(fitSlide);  // the shown ones: all of them in scroll view
+Reveal.on("ready", fitAll);
+Reveal.on("resize", fitAll);
+Reveal.on("slidechanged", (event) => fitSlide(event.currentSlide));
+window.addEventListener("load", fitAll);
+document.fonts.ready.then(fitAll);
 """
 
 _REVEAL_CONFIG = {
@@ -119,14 +121,14 @@ _REVEAL_CONFIG = {
 }
 
 
-def _slide_type(cell):
-    """The cell's slide type; ``None`` when it has no slideshow metadata."""
+def _slide_type(index, cell):
+    """The slide type of cell ``index``; ``None`` when it has no slideshow metadata."""
     slideshow = cell.get("metadata", {}).get("slideshow")
     if not slideshow:
         return None
     kind = slideshow.get("slide_type")
     if kind not in SLIDE_TYPES:
-        raise ValueError(f"slide_type must be one of {SLIDE_TYPES}, got {kind!r}")
+        raise ValueError(f"cell {index}: slide_type must be one of {SLIDE_TYPES}, got {kind!r}")
     return kind
 
 
@@ -146,7 +148,7 @@ def slide_cells(nb):
     """
     shown = []
     for index, cell in enumerate(nb["cells"]):
-        kind = _slide_type(cell)
+        kind = _slide_type(index, cell)
         if kind is None or kind in _LEFT_OUT:
             continue
         if not shown and kind not in _STARTS:

@@ -149,23 +149,48 @@ def test_iterate_batches_rejects_bad_arrays():
         list(mm.iterate_batches((np.zeros(4),), 0))
 
 
-def test_random_shift_moves_each_image_by_at_most_max_shift():
-    rng = np.random.default_rng(0)
-    images = np.zeros((200, 1, 7, 7), np.float32)
-    images[:, 0, 3, 3] = 1.0  # one bright pixel in the centre
-    shifted = mm.random_shift(images, 2, rng)
+def _centre_of_mass(images):
+    rows, cols = np.mgrid[0:images.shape[-2], 0:images.shape[-1]]
+    mass = images[:, 0].sum(axis=(1, 2))
+    return np.stack([(images[:, 0] * rows).sum(axis=(1, 2)) / mass,
+                     (images[:, 0] * cols).sum(axis=(1, 2)) / mass], 1)  # (B, 2)
+
+
+@pytest.mark.parametrize("max_shift", [1, 0.5, 2])
+def test_random_shift_moves_each_image_by_a_uniform_offset(max_shift):
+    images = np.zeros((400, 1, 9, 9), np.float32)
+    images[:, 0, 4, 4] = 1.0  # one bright pixel in the centre, far enough from the border
+    shifted = mm.random_shift(images, max_shift, np.random.default_rng(0))
     assert shifted.shape == images.shape and shifted.dtype == images.dtype
-    positions = np.argwhere(shifted[:, 0] > 0)  # (200, 3): image, y, x
-    assert len(positions) == 200  # the pixel never leaves the frame at distance 2
-    offsets = positions[:, 1:] - 3
-    assert np.abs(offsets).max() == 2
-    assert len({tuple(o) for o in offsets.tolist()}) == 25  # all 5 x 5 offsets occur
+    np.testing.assert_allclose(shifted.sum(axis=(1, 2, 3)), 1.0, atol=1e-6)  # no ink lost or created
+    offsets = _centre_of_mass(shifted) - 4.0  # (B, 2): how far each image moved
+    assert np.abs(offsets).max() <= max_shift + 1e-6
+    assert np.abs(offsets).max() > 0.9 * max_shift  # the whole range is used
+    assert abs(offsets.mean()) < 0.15 * max_shift  # no drift in either direction
+    again = mm.random_shift(images, max_shift, np.random.default_rng(0))
+    np.testing.assert_array_equal(again, shifted)
+
+
+def test_random_shift_by_whole_pixels_moves_pixels_exactly():
+    images = np.random.default_rng(1).random((50, 2, 6, 6)).astype(np.float32)
+    shifted = mm.random_shift(images, 1, np.random.default_rng(2))
+    offsets = np.random.default_rng(2).uniform(-1, 1, size=(50, 2))  # the offsets random_shift draws
+    for image, moved, (dy, dx) in zip(images, shifted, offsets):
+        iy, ix = int(np.floor(dy)), int(np.floor(dx))
+        fy, fx = dy - iy, dx - ix
+        expected = np.zeros_like(image)
+        for ky, wy in ((0, 1 - fy), (1, fy)):
+            for kx, wx in ((0, 1 - fx), (1, fx)):
+                expected += wy * wx * np.roll(np.pad(image, ((0, 0), (2, 2), (2, 2))), (iy + ky, ix + kx),
+                                              axis=(1, 2))[:, 2:8, 2:8]
+        np.testing.assert_allclose(moved, expected, atol=1e-6)
 
 
 def test_random_shift_fills_with_zeros_and_zero_shift_is_identity():
     images = np.ones((3, 2, 4, 4), np.float32)
     shifted = mm.random_shift(images, 1, np.random.default_rng(1))
-    assert set(np.unique(shifted).tolist()) <= {0.0, 1.0}
+    assert shifted.min() >= 0.0 and shifted.max() <= 1.0 + 1e-6
+    assert (shifted[:, :, [0, -1]].min(axis=(1, 2, 3)) < 1.0).any()  # some border got zeros
     np.testing.assert_array_equal(mm.random_shift(images, 0, np.random.default_rng(1)), images)
 
 
@@ -175,5 +200,7 @@ def test_random_shift_rejects_bad_arguments():
         mm.random_shift(np.zeros((2, 8, 8)), 1, rng)
     with pytest.raises(ValueError, match="max_shift"):
         mm.random_shift(np.zeros((1, 1, 8, 8)), -1, rng)
+    with pytest.raises(ValueError, match="max_shift"):
+        mm.random_shift(np.zeros((1, 1, 8, 8)), "1", rng)
     with pytest.raises(TypeError, match="Generator"):
         mm.random_shift(np.zeros((1, 1, 8, 8)), 1, 0)
