@@ -4,8 +4,8 @@ Forward and forward+backward (gradients of ``out.sum()`` for the input and
 every parameter), eager and under ``mindspore.jit``, at the lesson shape
 (B=3, N=4, D=16, h=8), the ViT-Ti shape (8, 197, 192, h=3) and N = 64 ... 2048
 at D = 192 (B=1, h=3).  Achieved GFLOP/s use ``mm.attention_flops`` (MACs; the
-FLOPs are twice that; backward counts as twice the forward) against the matmul
-GFLOP/s measured in the same run.  Every contender of a shape is timed
+FLOPs are twice that; backward counts as twice the forward) against the GFLOP/s of a
+1024^3 matmul timed interleaved with the forward passes.  Every contender of a shape is timed
 interleaved with the others; medians; ratios are taken within the run.
 
     python benchmarks/attention.py [--quick] [--json PATH]
@@ -108,6 +108,22 @@ def torch_contender(mha, x_np, heads, backward):
     return run_backward
 
 
+MATMUL_SIZE = 1024
+
+
+def matmul_reference():
+    """A closure timing one float32 (1024 x 1024) @ (1024 x 1024) MindSpore product."""
+    mindspore = _ms()
+    from mindspore import ops
+
+    a = mindspore.Tensor(np.random.default_rng(1).normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype(np.float32))
+
+    def run():
+        ops.matmul(a, a)
+        mindspore.runtime.synchronize()
+    return run
+
+
 def matmul_gflops(budget_s):
     """The machine's matmul GFLOP/s: a float32 (1024 x 1024) @ (1024 x 1024) product."""
     mindspore = _ms()
@@ -135,10 +151,15 @@ def measure_shape(label, batch, tokens, dim, heads, budget_s):
         runs = mm_contenders(batch, tokens, dim, heads, backward)
         if tokens >= 2048:  # mindspore.nn's jitted module takes seconds per call here
             runs.pop("ms.nn jit")
+        if not backward:  # the machine's matmul speed, measured interleaved with the forward passes
+            runs["matmul"] = matmul_reference()
         cpu = {}
         seconds, reps = interleaved(runs, 50, warmup=1, budget_s=budget_s, cpu=cpu)
         work = flops * (3 if backward else 1)
+        matmul_s = seconds.pop("matmul", None)
+        cpu.pop("matmul", None)
         rows.append({
+            "matmul_gflops": 2 * MATMUL_SIZE ** 3 / matmul_s / 1e9 if matmul_s else None,
             "shape": label, "B": batch, "N": tokens, "D": dim, "h": heads,
             "pass": "fwd+bwd" if backward else "fwd", "repetitions": reps,
             "ms": {name: 1e3 * s for name, s in seconds.items()},
@@ -152,8 +173,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer shapes and repetitions (about a minute)")
     parser.add_argument("--json", default=None, help="where to write the JSON result")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="kernel threads of MindSpore and torch (default: their own choice); 1 takes "
+                             "thread wake-ups and spin-waits out of the comparison on a busy machine")
     args = parser.parse_args(argv)
     device = mm.use_device()
+    if args.threads:
+        from mindspore.device_context.cpu import op_tuning
+
+        op_tuning.threads_num(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     mm.seed_everything(0)
     budget = 1.5 if args.quick else 6.0
     shapes = [("lesson", 3, 4, 16, 8), ("ViT-Ti", 8, 197, 192, 3)]
@@ -178,7 +208,7 @@ def main(argv=None):
     header += ["mm jit / torch", "mm jit / torch (CPU time)"] if has_torch else []
     header += ["mm eager / mm jit", "mm eager ms", "mm jit ms", "ms.nn eager ms", "ms.nn jit ms"]
     header += ["torch ms"] if has_torch else []
-    header += ["mm jit GFLOP/s"]
+    header += ["mm jit GFLOP/s", "matmul GFLOP/s (same run)"]
     lines = []
     for row in rows:
         t, c = row["ms"], row["cpu_ms"]
@@ -189,9 +219,10 @@ def main(argv=None):
         line += [f"{t['mm eager'] / t['mm jit']:.2f}x"]
         line += [cell(t, name) for name in ("mm eager", "mm jit", "ms.nn eager", "ms.nn jit")]
         line += [cell(t, "torch")] if has_torch else []
-        line += [f"{row['gflops']['mm jit']:.1f}"]
+        line += [f"{row['gflops']['mm jit']:.1f}",
+                 f"{row['matmul_gflops']:.1f}" if row["matmul_gflops"] else ""]
         lines.append(line)
-    print(f"Attention on {device}; matmul 1024^3: " +
+    print(f"Attention on {device} ({args.threads or 'default'} kernel threads); matmul 1024^3: " +
           ", ".join(f"{name} {value:.1f} GFLOP/s" for name, value in matmul.items()))
     print("ms.nn = the faster of mindspore.nn.MultiheadAttention eager and jit; a ratio A / B is A's time "
           "over B's (ms.nn / mm jit = 2: mm jit is twice as fast); medians of interleaved repetitions")
@@ -204,14 +235,14 @@ def main(argv=None):
         "vit_ti_fwd_bwd_ms_nn_over_mm_cpu_time": best_ms_nn(c) / c["mm jit"],
         "vit_ti_fwd_bwd_mm_over_torch": t["mm jit"] / t["torch"] if has_torch else None,
         "vit_ti_fwd_bwd_mm_over_torch_cpu_time": c["mm jit"] / c["torch"] if has_torch else None,
-        "n1024_fwd_fraction_of_matmul": (at_1024["gflops"]["mm jit"] / matmul["mindspore"]
+        "n1024_fwd_fraction_of_matmul": (at_1024["gflops"]["mm jit"] / at_1024["matmul_gflops"]
                                          if at_1024 else None),
     }
     print("targets: ViT-Ti fwd+bwd ms.nn / mm jit {:.2f}x (>= 1.3x)".format(targets["vit_ti_fwd_bwd_ms_nn_over_mm"])
           + ("; mm jit / torch {:.2f}x (<= 1.5x)".format(targets["vit_ti_fwd_bwd_mm_over_torch"]) if has_torch else "")
           + ("; N=1024 fwd at {:.0%} of matmul GFLOP/s (>= 40%)".format(targets["n1024_fwd_fraction_of_matmul"])
              if at_1024 else ""))
-    path = write_json("attention", {"device": device, "matmul_gflops": matmul, "rows": rows,
+    path = write_json("attention", {"device": device, "threads": args.threads, "matmul_gflops": matmul, "rows": rows,
                                     "targets": targets, "torch": torch.__version__ if has_torch else None},
                       args.json)
     print(f"wrote {path}")

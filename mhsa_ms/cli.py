@@ -80,16 +80,24 @@ def _slides(args):
 
     import nbformat
 
-    from .slides import build_all, count_slides, lesson_notebooks
+    from .slides import build_deck, count_slides, ensure_assets, lesson_notebooks
 
     notebooks = args.notebooks or lesson_notebooks(args.lessons)
     if not notebooks:
         print(f"no lesson notebooks NN_name.ipynb in {args.lessons}/", file=sys.stderr)
         return 1
-    for notebook, deck in zip(notebooks, build_all(notebooks, args.out)):
+    modules = ensure_assets()
+    failed = 0
+    for notebook in notebooks:
+        try:
+            deck = build_deck(notebook, Path(args.out) / f"{Path(notebook).stem}.html", modules)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
         slides = count_slides(nbformat.read(notebook, as_version=4))
         print(f"{deck}  {deck.stat().st_size / 1024:.0f} KiB  {slides} slides  (from {Path(notebook).name})")
-    return 0
+    return 1 if failed else 0
 
 
 def _add_slides(commands):

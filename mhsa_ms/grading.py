@@ -148,6 +148,9 @@ def student_edition(nb):
             if BEGIN not in source:
                 raise ValueError(f"answer cell {index} (exercise {meta['exercise']}) has no {BEGIN!r} region")
             cell.source = strip_solutions(source, meta["exercise"])
+            if any(line.startswith("raise NotImplementedError") for line in cell.source.splitlines()):
+                raise ValueError(f"answer cell {index} (exercise {meta['exercise']}): the solution must lie "
+                                 "inside a function body, so that the student edition still runs")
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None

@@ -453,6 +453,9 @@ def build_deck(notebook_path, deck_path, modules=None):
         if cell["cell_type"] == "markdown":
             body = renderer.markdown_cell(cell)
         elif cell["cell_type"] == "code":
+            if cell.get("execution_count") is None:
+                raise ValueError(f"{notebook_path}: cell {index} is on a slide but was never executed; "
+                                 "execute the notebook first (make outputs)")
             body = renderer.code_cell(cell)
         else:
             body = ""
@@ -516,9 +519,3 @@ Reveal.initialize({json.dumps(_REVEAL_CONFIG, sort_keys=True)});
 def lesson_notebooks(lessons_dir="lessons"):
     """The lesson notebooks ``NN_name.ipynb`` of a folder, in day order."""
     return sorted(Path(lessons_dir).glob("[0-9][0-9]_*.ipynb"))
-
-
-def build_all(notebooks, out_dir="slides"):
-    """Build ``out_dir/<notebook stem>.html`` for every notebook; return the deck paths."""
-    modules = ensure_assets()
-    return [build_deck(nb, Path(out_dir) / f"{Path(nb).stem}.html", modules) for nb in notebooks]

@@ -9,7 +9,7 @@ layers, a final LayerNorm and a linear head on the class token.
 >>> images = ms.Tensor(np.zeros((2, 1, 8, 8), np.float32))       # (B, C, H, W)
 >>> logits, attention = vit(images, return_attention=True)
 >>> logits.shape, len(attention), attention[0].shape             # (B, classes), depth x (B, h, N+1, N+1)
-((2, 10), 2, (2, 4, 17, 17))
+((2, 10), 2, (2, 4, 5, 5))
 """
 import mindspore
 from mindspore import Parameter, nn, ops
@@ -19,9 +19,11 @@ from ._checks import check_divisible, check_positive_int, check_probability, che
 from .transformer import EncoderLayer, layer_norm
 
 VIT_PRESETS = {
-    # A digits-sized model for scikit-learn's 8x8 handwritten digits: 16 patches of 2x2.
-    "digits": dict(image_size=8, patch_size=2, in_channels=1, num_classes=10,
-                   embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0),
+    # A digits-sized model for scikit-learn's 8x8 handwritten digits: 4 patches of 4x4.  With
+    # DIGITS_RECIPE it reached >= 98 % test accuracy within 60 s on 2 CPU cores; 2x2 patches
+    # (16 tokens) trained slower and plateaued near 95 % in the same time (see lesson 6).
+    "digits": dict(image_size=8, patch_size=4, in_channels=1, num_classes=10,
+                   embed_dim=128, depth=2, num_heads=4, mlp_ratio=2.0),
     # The ViT-Ti/S/B 16x16 shapes on 224x224 RGB images (196 patches + class token).
     "vit_ti_16": dict(image_size=224, patch_size=16, in_channels=3, num_classes=1000,
                       embed_dim=192, depth=12, num_heads=3),

@@ -90,6 +90,10 @@ def test_release_refuses_to_overwrite_a_lesson_and_bad_markers(tmp_path):
     with pytest.raises(ValueError, match="without"):
         grading.strip_solutions("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "1.1")
     nb = nbformat.read(FIXTURES / "11_beta.ipynb", as_version=4)
+    top_level = copy.deepcopy(nb)
+    top_level.cells[2].source = "### BEGIN SOLUTION\nanswer = 2\n### END SOLUTION\n"
+    with pytest.raises(ValueError, match="inside a function body"):
+        grading.student_edition(top_level)
     del nb.cells[2].metadata["mhsa_ms"]
     with pytest.raises(ValueError, match="not an answer cell"):
         grading.student_edition(nb)

@@ -105,7 +105,7 @@ def test_build_is_reproducible_and_self_contained(fixture_deck, tmp_path):
         assert marker not in deck
 
 
-def test_build_rejects_bad_tex_and_missing_title(tmp_path):
+def test_build_rejects_bad_notebooks(tmp_path):
     modules = _node_modules()
     bad = nbformat.v4.new_notebook(cells=[_md("# Day 9: T", "slide"), _md("$$\\frac{1}{$$", "slide")])
     bad.metadata["mhsa_ms"] = {"day": 9, "title": "T"}
@@ -117,6 +117,11 @@ def test_build_rejects_bad_tex_and_missing_title(tmp_path):
     nbformat.write(untitled, tmp_path / "untitled.ipynb")
     with pytest.raises(ValueError, match="must show the lesson title"):
         slides.build_deck(tmp_path / "untitled.ipynb", tmp_path / "untitled.html", modules)
+    unexecuted = nbformat.read(FIXTURE, as_version=4)
+    unexecuted.cells[4].execution_count = None
+    nbformat.write(unexecuted, tmp_path / "unexecuted.ipynb")
+    with pytest.raises(ValueError, match="cell 4 is on a slide but was never executed"):
+        slides.build_deck(tmp_path / "unexecuted.ipynb", tmp_path / "unexecuted.html", modules)
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=[nb.stem for nb in LESSONS])
@@ -217,6 +222,9 @@ def _check_deck(driver, deck, notebook):
     formulas = sum(len(slides.split_math(c.source)[1]) for _, c, _ in shown if c.cell_type == "markdown")
     figures = sum(1 for _, c, _ in shown if c.cell_type == "code" for out in c.get("outputs", [])
                   if any(m in out.get("data", {}) for m in ("image/png", "image/jpeg", "image/svg+xml")))
+
+    # every deck has its key formula and key figure (an executed figure output on a slide)
+    assert formulas >= 1 and figures >= 1, f"{notebook.name}: {formulas} formulas and {figures} figures on slides"
 
     url = deck.resolve().as_uri()
     driver.get_log("performance")  # drop what earlier decks left

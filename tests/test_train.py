@@ -1,8 +1,10 @@
 """The training entry point: exact resume, configuration errors, data parallelism under msrun."""
 import os
+import time
 
 import numpy as np
 import mindspore
+import psutil
 import pytest
 
 from mhsa_ms import VisionTransformer, cli
@@ -115,3 +117,22 @@ def test_two_msrun_workers_match_a_single_process(uninterrupted, tmp_path):
         # samples is summed in a different order (two means of 32, then averaged across ranks)
         np.testing.assert_allclose(rank0[name], single[name], rtol=1e-4, atol=1e-5, err_msg=name)
     assert os.path.exists(tmp_path / "logs" / "worker_1.log")
+
+
+@pytest.mark.timeout(60)
+def test_msrun_job_past_its_time_limit_is_killed(tmp_path):
+    with pytest.raises(TimeoutError, match="did not finish within 3 s and was killed"):
+        run_msrun(2, ["--epochs", 1, "--output-dir", tmp_path], tmp_path / "logs", timeout=3)
+
+    def left_over():  # msrun, its scheduler and workers all carry tmp_path on their command line
+        found = []
+        for process in psutil.process_iter(["cmdline", "status"]):
+            command_line = " ".join(process.info["cmdline"] or [])
+            if process.info["status"] != psutil.STATUS_ZOMBIE and str(tmp_path) in command_line:
+                found.append(process)
+        return found
+
+    deadline = time.monotonic() + 10
+    while left_over() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left_over() == []
