@@ -37,7 +37,8 @@ def run_lesson(path, timeout):
         client.execute()
         error = None
     except Exception as exc:  # report the failing lesson and go on with the others
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+        name, value = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+        error = f"{name}: {' '.join(str(value).split())[:300]}"
     return time.perf_counter() - start, error
 
 

@@ -132,7 +132,8 @@ def student_edition(nb):
 
     Raises:
         ValueError: when a cell holds solution markers but is not an answer
-            cell, or an answer cell has no solution region.
+            cell, an answer cell has no solution region, or a region is not
+            inside a function body (the stub would stop a top-to-bottom run).
     """
     nb = copy.deepcopy(nb)
     for index, cell in enumerate(nb.cells):

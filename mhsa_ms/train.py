@@ -95,13 +95,15 @@ def check_launch(distributed, batch_size, environ=None):
     launch = launch_environment(environ)
     if launch is None:
         if distributed:
-            raise ConfigurationError("--distributed needs one process per worker started by msrun, but this process "
-                             f"was not started by msrun (MS_ROLE is not set); launch it with: {_MSRUN_LINE}")
+            raise ConfigurationError("--distributed needs one process per worker started by msrun, but this "
+                                     "process was not started by msrun (MS_ROLE is not set); launch it with: "
+                                     f"{_MSRUN_LINE}")
         return 1
     world_size = launch["world_size"]
     if batch_size % world_size:
-        raise ConfigurationError(f"the global batch size {batch_size} does not divide across {world_size} workers; "
-                         f"choose a multiple of {world_size} (each worker reads batch_size / {world_size})")
+        raise ConfigurationError(f"the global batch size {batch_size} does not divide across {world_size} "
+                                 f"workers; choose a multiple of {world_size} (each worker reads "
+                                 f"batch_size / {world_size})")
     return world_size
 
 
@@ -114,7 +116,7 @@ def _resolve_config(options, checkpoint_config):
                    and options[key] != checkpoint_config[key]]
         if clashes:
             raise ConfigurationError("cannot resume exactly with options that differ from the checkpoint's: "
-                             + ", ".join(clashes) + "; leave them out to use the checkpoint's values")
+                                     + ", ".join(clashes) + "; leave them out to use the checkpoint's values")
         config.update(checkpoint_config)
     config.update({key: options[key] for key in CONFIG_KEYS if options.get(key) is not None})
     if checkpoint_config is None and options.get("warmup_epochs") is None:
@@ -129,9 +131,9 @@ def _check_config(config):
     preset = VIT_PRESETS[config["preset"]]
     shape = (preset["in_channels"], preset["image_size"], preset["image_size"], preset["num_classes"])
     if shape != (1, 8, 8, 10):
-        raise ConfigurationError(f"preset {config['preset']!r} takes {shape[0]}x{shape[1]}x{shape[2]} images in "
-                         f"{shape[3]} classes, but the training data are the 1x8x8 digits in 10 classes; "
-                         f"use preset 'digits'")
+        raise ConfigurationError(f"preset {config['preset']!r} takes {shape[0]}x{shape[1]}x{shape[2]} images "
+                                 f"in {shape[3]} classes, but the training data are the 1x8x8 digits in 10 "
+                                 f"classes; use preset 'digits'")
     for key in ("epochs", "batch_size"):
         if isinstance(config[key], bool) or not isinstance(config[key], int) or config[key] <= 0:
             raise ConfigurationError(f"{key} must be a positive int, got {config[key]!r}")
@@ -153,9 +155,10 @@ def _read_checkpoint(path):
 
     if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
         raise ConfigurationError(f"resume checkpoint {path!r} does not exist")
-    params = mindspore.load_checkpoint(path)
+    params = mindspore.load_checkpoint(os.fspath(path))
     if "config" not in params or "epoch" not in params:
-        raise ConfigurationError(f"{path!r} is not a checkpoint written by mhsa-ms train (no 'config' and 'epoch' entries)")
+        raise ConfigurationError(f"{path!r} is not a checkpoint written by mhsa-ms train "
+                                 f"(no 'config' and 'epoch' entries)")
     config = json.loads(params.pop("config"))
     epoch = int(params.pop("epoch").asnumpy())
     return params, config, epoch
@@ -207,7 +210,7 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
         checkpoint, checkpoint_config, start_epoch = _read_checkpoint(resume)
     config = _resolve_config(options, checkpoint_config)
     _check_config(config)
-    # Every check above and here runs before init(), so a bad launch fails at once in every
+    # Every check up to init() runs before it, so a bad launch fails at once in every
     # process msrun started (its scheduler included) instead of after the cluster timeout.
     world_size = check_launch(distributed, config["batch_size"])
     if start_epoch >= config["epochs"]:
@@ -216,7 +219,12 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     stop = config["epochs"] if stop_after is None else stop_after
     if isinstance(stop, bool) or not isinstance(stop, int) or not start_epoch < stop <= config["epochs"]:
         raise ConfigurationError(f"stop_after must be an int in ({start_epoch}, {config['epochs']}] "
-                         f"(epochs already finished: {start_epoch}), got {stop_after!r}")
+                                 f"(epochs already finished: {start_epoch}), got {stop_after!r}")
+    digits = data.load_digits(seed=config["seed"])
+    steps_per_epoch = len(digits.x_train) // config["batch_size"]
+    if steps_per_epoch == 0:
+        raise ConfigurationError(f"batch_size={config['batch_size']} is larger than the {len(digits.x_train)} "
+                                 f"training images")
     rank, backend = 0, None
     if launch_environment() is not None:
         from mindspore.communication import GlobalComm, get_group_size, get_rank, init
@@ -233,19 +241,14 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     say = log if (log is not None and rank == 0) else (lambda *args, **kwargs: None)
 
     device_module.seed_everything(config["seed"])
-    digits = data.load_digits(seed=config["seed"])
     model = VisionTransformer.from_preset(config["preset"])
-    steps_per_epoch = len(digits.x_train) // config["batch_size"]
-    if steps_per_epoch == 0:
-        raise ConfigurationError(f"batch_size={config['batch_size']} is larger than the {len(digits.x_train)} "
-                         f"training images")
     optimizer = training.make_optimizer(model, config["lr"], config["epochs"] * steps_per_epoch,
                                         config["warmup_epochs"] * steps_per_epoch, config["weight_decay"])
     if checkpoint is not None:
         missing, _ = mindspore.load_param_into_net(optimizer, checkpoint, strict_load=True)
         if missing:
             raise ConfigurationError(f"checkpoint {resume!r} lacks {len(missing)} parameters of preset "
-                             f"{config['preset']!r}, e.g. {missing[:3]}")
+                                     f"{config['preset']!r}, e.g. {missing[:3]}")
     grad_reducer = nn.DistributedGradReducer(optimizer.parameters) if world_size > 1 else None
 
     os.makedirs(output_dir, exist_ok=True)
@@ -323,7 +326,8 @@ def run_msrun(worker_num, train_args, log_dir, timeout=300):
 
     Returns:
         ``subprocess.CompletedProcess`` with the return code and msrun's
-        output (it repeats the workers' logs, kept in ``log_dir/worker_<r>.log``).
+        output.  The workers' own output is in ``log_dir/worker_<r>.log``;
+        msrun echoes it with ``tail -f`` but may stop that before the last lines.
 
     Raises:
         TimeoutError: the job did not finish within ``timeout`` seconds.

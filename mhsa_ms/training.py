@@ -259,7 +259,7 @@ def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warm
     step = make_train_step(model, cross_entropy, optimizer, grad_reducer)
     history = {"epoch": [], "loss": [], "test_accuracy": [], "seconds": 0.0}
     bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch, disable=not progress or rank != 0,
-               unit="step", file=sys.stdout, mininterval=0.5)
+               unit="step", file=sys.stdout, mininterval=2.0)
     for epoch in range(start_epoch, epochs):
         bar.set_description(f"epoch {epoch + 1}/{epochs}")
         started = time.perf_counter()
@@ -272,7 +272,7 @@ def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warm
         history["epoch"].append(epoch + 1)
         history["loss"].append(float(np.mean(losses)))
         history["test_accuracy"].append(accuracy)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", test_acc=f"{accuracy:.3f}")
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", test_acc=f"{accuracy:.3f}", refresh=False)
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
     bar.close()

@@ -133,7 +133,7 @@ for attempt in (lambda: pathlib.Path({victim!r}).write_text("owned"),
 '''
 
 
-def build_submissions(root, student_dir, victim, grades, port):
+def build_submissions(root, student_dir, victim, grades, lessons, port):
     alpha = nbformat.read(student_dir / "10_alpha.ipynb", as_version=4)
     beta = nbformat.read(student_dir / "11_beta.ipynb", as_version=4)
     right = {exercise: solution(exercise) for exercise in ("10.1", "10.2", "10.3")}
@@ -182,7 +182,7 @@ def build_submissions(root, student_dir, victim, grades, port):
         "10.2": right["10.2"], "10.3": right["10.3"],
     }), root / "s10_noise" / "10_alpha.ipynb")
     hostile = HOSTILE.format(victim=str(victim), other=str(root / "s01_correct" / "10_alpha.ipynb"),
-                             lessons=str(FIXTURES), grades=str(grades), port=port)
+                             lessons=str(lessons), grades=str(grades), port=port)
     write(with_answers(alpha, {"10.1": hostile + right["10.1"], "10.2": right["10.2"], "10.3": right["10.3"]}),
           root / "s11_hostile" / "10_alpha.ipynb")
     full = (root / "s01_correct" / "10_alpha.ipynb").read_bytes()
@@ -287,7 +287,7 @@ def graded(tmp_path_factory):
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    build_submissions(submissions, tmp / "student", victim, grades, listener.getsockname()[1])
+    build_submissions(submissions, tmp / "student", victim, grades, lessons, listener.getsockname()[1])
     before = {"submissions": digest_tree(submissions), "lessons": digest_tree(lessons)}
     results = grading.grade(submissions, lessons, timeout=TIMEOUT, jobs=4, memory_mb=MEMORY_MB, progress=False)
     stop.set()

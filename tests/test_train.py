@@ -1,5 +1,4 @@
 """The training entry point: exact resume, configuration errors, data parallelism under msrun."""
-import os
 import time
 
 import numpy as np
@@ -106,8 +105,10 @@ def test_two_msrun_workers_match_a_single_process(uninterrupted, tmp_path):
                            "--save-rank-weights",
                            "--no-progress"], tmp_path / "logs", timeout=240)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert f"global batch {BATCH} (2 ranks x {BATCH // 2}, backend mccl)" in result.stdout
-    assert "test accuracy: " in result.stdout
+    # msrun echoes the workers' logs with `tail -f`, which it may stop before their last lines: read the log
+    rank0_log = (tmp_path / "logs" / "worker_0.log").read_text()
+    assert f"global batch {BATCH} (2 ranks x {BATCH // 2}, backend mccl)" in rank0_log
+    assert "test accuracy: " in rank0_log
     rank0, rank1 = _weights(tmp_path / "rank_0.ckpt"), _weights(tmp_path / "rank_1.ckpt")
     single = _weights(uninterrupted["checkpoint"])
     assert sorted(rank0) == sorted(rank1) == sorted(single)
@@ -116,7 +117,6 @@ def test_two_msrun_workers_match_a_single_process(uninterrupted, tmp_path):
         # = the single-process step on the whole batch, up to float32 rounding: the mean over 64
         # samples is summed in a different order (two means of 32, then averaged across ranks)
         np.testing.assert_allclose(rank0[name], single[name], rtol=1e-4, atol=1e-5, err_msg=name)
-    assert os.path.exists(tmp_path / "logs" / "worker_1.log")
 
 
 @pytest.mark.timeout(60)
