@@ -2,7 +2,7 @@
 
 One device::
 
-    mhsa-ms train --epochs 30 --batch-size 64 --output-dir runs/digits
+    mhsa-ms train --epochs 40 --batch-size 128 --output-dir runs/digits
     mhsa-ms train --resume runs/digits/last.ckpt          # continue where it stopped
 
 Data parallel (数据并行) with MindSpore's launcher ``msrun``: the same command,
@@ -11,7 +11,7 @@ on PATH)::
 
     msrun --worker_num=2 --local_worker_num=2 --master_addr=127.0.0.1 \\
           --master_port=8118 --join=True --log_dir=runs/msrun_logs \\
-          python -m mhsa_ms.train --distributed --batch-size 64
+          python -m mhsa_ms.train --distributed --batch-size 128
 
 Under ``msrun`` (detected from the ``MS_ROLE``/``MS_WORKER_NUM`` variables it
 exports) each worker calls ``mindspore.communication.init()`` (backend mccl on
