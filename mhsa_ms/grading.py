@@ -409,12 +409,17 @@ def sandbox_available():
         return _bwrap_state["result"]
 
 
+_RUNTIME_DIRS = tuple(sorted({sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[1])}))
+
+
 def _sandbox_prefix(scratch, readonly_dirs):
     """bwrap arguments: the whole file system read-only, private /tmp, /dev and /proc,
     no network, its own process tree; writable only ``scratch``."""
     prefix = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
               "--tmpfs", "/tmp"]
-    for directory in readonly_dirs:
+    # The environment and this package stay visible even when they live under /tmp
+    # (a CI clone there would otherwise vanish under the private /tmp).
+    for directory in _RUNTIME_DIRS + tuple(readonly_dirs):
         prefix += ["--ro-bind", str(directory), str(directory)]
     prefix += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch),
                "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
