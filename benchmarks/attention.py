@@ -22,10 +22,17 @@ import numpy as np  # noqa: E402
 import mhsa_ms as mm  # noqa: E402
 from _common import interleaved, table, write_json  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # torch is an optional yardstick, never a requirement
+# torch's OpenMP threads spin while idle by default; in one process with MindSpore's thread pool on a
+# few cores, the spinning of each library steals the cores of the other.  Passive waiting keeps the
+# interleaved comparison fair (set before torch is imported).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "--no-torch" in sys.argv:
     torch = None
+else:
+    try:
+        import torch
+    except ImportError:  # torch is an optional yardstick, never a requirement
+        torch = None
 
 
 def _ms():
@@ -173,6 +180,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer shapes and repetitions (about a minute)")
     parser.add_argument("--json", default=None, help="where to write the JSON result")
+    parser.add_argument("--no-torch", action="store_true", help="leave torch out even if it is installed")
     parser.add_argument("--threads", type=int, default=None,
                         help="kernel threads of MindSpore and torch (default: their own choice); 1 takes "
                              "thread wake-ups and spin-waits out of the comparison on a busy machine")
