@@ -20,8 +20,9 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# (--allow-root where it runs as root, as in many cloud notebooks and containers)
 lab: $(STAMP)
-	$(BIN)/jupyter lab lessons/
+	$(BIN)/jupyter lab lessons/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Lessons that train train less under MHSA_MS_FAST=1 (the one documented switch);
 # the outputs nbval compares are the same either way.
