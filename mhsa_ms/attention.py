@@ -40,13 +40,18 @@ def _xavier(rows, cols):
     return initializer(XavierUniform(), (rows, cols), mindspore.float32).init_data().asnumpy()
 
 
-def _check_config(embed_dim, num_heads, kdim, vdim, dropout):
+def _configure(cell, embed_dim, num_heads, kdim, vdim, bias, dropout):
+    """Check the arguments shared by both attention modules and store them on ``cell``."""
+    kdim = embed_dim if kdim is None else kdim
+    vdim = embed_dim if vdim is None else vdim
     check_positive_int("embed_dim", embed_dim)
     check_positive_int("num_heads", num_heads)
     check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
     check_positive_int("kdim", kdim)
     check_positive_int("vdim", vdim)
     check_probability("dropout", dropout)
+    cell.embed_dim, cell.num_heads, cell.head_dim = embed_dim, num_heads, embed_dim // num_heads
+    cell.kdim, cell.vdim, cell.dropout, cell.has_bias = kdim, vdim, float(dropout), bias
 
 
 def _check_inputs(query, key, value, embed_dim, kdim, vdim):
@@ -104,13 +109,9 @@ class MultiHeadAttention(nn.Cell):
 
     def __init__(self, embed_dim, num_heads, *, kdim=None, vdim=None, bias=True, dropout=0.0):
         super().__init__()
-        kdim = embed_dim if kdim is None else kdim
-        vdim = embed_dim if vdim is None else vdim
-        _check_config(embed_dim, num_heads, kdim, vdim, dropout)
-        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
-        self.kdim, self.vdim, self.dropout, self.has_bias = kdim, vdim, float(dropout), bias
-        self.same_dims = kdim == embed_dim and vdim == embed_dim
-        rows = {"q": embed_dim, "k": kdim, "v": vdim, "o": embed_dim}
+        _configure(self, embed_dim, num_heads, kdim, vdim, bias, dropout)
+        self.same_dims = self.kdim == embed_dim and self.vdim == embed_dim
+        rows = {"q": embed_dim, "k": self.kdim, "v": self.vdim, "o": embed_dim}
         for name in _PROJECTIONS:
             setattr(self, f"w_{name}", Parameter(Tensor(_xavier(rows[name], embed_dim)), name=f"w_{name}"))
             bias_value = Parameter(Tensor(np.zeros(embed_dim, np.float32)), name=f"b_{name}") if bias else None
@@ -251,15 +252,11 @@ class PerHeadAttention(nn.Cell):
 
     def __init__(self, embed_dim, num_heads, *, kdim=None, vdim=None, bias=True, dropout=0.0):
         super().__init__()
-        kdim = embed_dim if kdim is None else kdim
-        vdim = embed_dim if vdim is None else vdim
-        _check_config(embed_dim, num_heads, kdim, vdim, dropout)
-        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
-        self.kdim, self.vdim, self.dropout, self.has_bias = kdim, vdim, float(dropout), bias
+        _configure(self, embed_dim, num_heads, kdim, vdim, bias, dropout)
         zeros = np.zeros(embed_dim, np.float32)
         self._build({
-            "W_q": _xavier(embed_dim, embed_dim), "W_k": _xavier(kdim, embed_dim),
-            "W_v": _xavier(vdim, embed_dim), "W_o": _xavier(embed_dim, embed_dim),
+            "W_q": _xavier(embed_dim, embed_dim), "W_k": _xavier(self.kdim, embed_dim),
+            "W_v": _xavier(self.vdim, embed_dim), "W_o": _xavier(embed_dim, embed_dim),
             "b_q": zeros, "b_k": zeros, "b_v": zeros, "b_o": zeros,
         })
 
