@@ -16,7 +16,8 @@ Results are kept per process for :func:`mhsa_ms.checkin`.
 ...     assert 1 + 1 == 2
 >>> mm.check_exercise("0.1", test, hint="add the numbers")
 Exercise 0.1: correct
-True
+>>> mm.exercise_results(0)
+{'0.1': True}
 """
 _results = {}
 
@@ -30,8 +31,8 @@ def check_exercise(exercise_id, test, hint):
             the answer is wrong; NotImplementedError means "not yet answered".
         hint: shown when the answer is wrong.
 
-    Returns:
-        True when the answer is correct.
+    Returns nothing, so that a check cell shows only the verdict line;
+    :func:`exercise_results` has the outcome.
     """
     if not isinstance(exercise_id, str) or not exercise_id:
         raise ValueError(f"exercise_id must be a non-empty string like '1.2', got {exercise_id!r}")
@@ -47,7 +48,6 @@ def check_exercise(exercise_id, test, hint):
         verdict, passed = "correct", True
     _results[exercise_id] = passed
     print(f"Exercise {exercise_id}: {verdict}")
-    return passed
 
 
 def exercise_results(day=None):
