@@ -108,7 +108,7 @@ def _add_slides(commands):
     slides.set_defaults(handler=_slides)
 
 
-_BENCHMARKS = ("attention", "training", "course")
+_BENCHMARKS = ("attention", "training", "course", "dispatch")
 
 
 def _bench(args):
@@ -134,7 +134,8 @@ def _add_bench(commands):
     bench = commands.add_parser("bench", help="run the benchmarks (benchmarks/*.py): print tables, write JSON")
     bench.add_argument("benchmark", nargs="?", default="attention", choices=(*_BENCHMARKS, "all"),
                        help="attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
-                            "course: each lesson's run time; all: the three")
+                            "course: each lesson's run time; dispatch: eager CPU with vs without "
+                            "launch_blocking; all: the four")
     bench.add_argument("--quick", action="store_true", help="fewer shapes / epochs (course: MHSA_MS_FAST=1)")
     bench.add_argument("--out", default=None, help="folder of the JSON results (default benchmarks/results)")
     bench.set_defaults(handler=_bench)

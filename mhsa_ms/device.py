@@ -58,8 +58,9 @@ def use_device(target="auto"):
             "GPU", "CPU" (any case).
 
     On CPU this also calls ``mindspore.runtime.launch_blocking()``: on a
-    2-core machine asynchronous dispatch makes small eager ops 10-40x
-    slower than launching them synchronously.
+    2-core machine asynchronous dispatch makes an eager multi-head attention
+    forward 6-10x slower than launching its ops synchronously (measured by
+    ``benchmarks/dispatch.py``).
 
     Raises:
         ValueError: ``target`` is not one of the names above.
