@@ -1,9 +1,11 @@
 """Argument checks shared by the package: each raises ValueError/TypeError
 naming the argument, the value received and what was expected.
 
-They only read Python ints and shape tuples, so they also run inside
+They only read Python ints, shape tuples and dtypes, so they also run inside
 ``mindspore.jit`` (where they are evaluated at compile time).
 """
+import mindspore
+import numpy as np
 
 
 def check_positive_int(name, value):
@@ -11,6 +13,17 @@ def check_positive_int(name, value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value}")
+
+
+def check_seed(seed):
+    """A seed is a non-negative int (Python or NumPy), never a bool."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+
+
+def check_boolean_mask(mask):
+    if mask.dtype != mindspore.bool_:
+        raise TypeError(f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}")
 
 
 def check_probability(name, value):

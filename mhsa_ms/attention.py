@@ -23,6 +23,7 @@ from mindspore.common.initializer import XavierUniform, initializer
 
 from ._checks import (
     broadcastable,
+    check_boolean_mask,
     check_divisible,
     check_last_dim,
     check_positive_int,
@@ -76,8 +77,7 @@ def _heads_mask(mask, batch, num_heads, q_len, k_len):
     """Check a boolean mask and give it a head axis: -> broadcastable to (B, h, Nq, Nk)."""
     if mask is None:
         return None
-    if mask.dtype != mindspore.bool_:
-        raise TypeError(f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}")
+    check_boolean_mask(mask)
     given = mask.shape
     if mask.ndim == 3:
         mask = mask.expand_dims(1)  # (B, 1, Nq, Nk)

@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._checks import check_seed
+
 # SHA-256 of the digits as uint8 bytes: the (1797, 8, 8) pixels (0..16) then the
 # (1797,) labels, in scikit-learn's order.  Checked by tests/test_data.py.
 DIGITS_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
@@ -65,7 +67,7 @@ def load_digits(test_fraction=0.25, seed=0):
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
             or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be a float in (0, 1), got {test_fraction!r}")
-    _check_seed(seed)
+    check_seed(seed)
     from sklearn.model_selection import train_test_split
 
     images, labels = _raw_digits()
@@ -74,11 +76,6 @@ def load_digits(test_fraction=0.25, seed=0):
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=y)
     return Digits(x_train, y_train, x_test, y_test)
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
 
 
 def _check_positive(name, value):
@@ -107,7 +104,7 @@ def reverse_task(num_samples, length, vocab_size, seed=0):
     _check_positive("length", length)
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
         raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")
-    _check_seed(seed)
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
     targets = np.ascontiguousarray(inputs[:, ::-1])  # (n, N): reversed along N

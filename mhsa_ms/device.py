@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+from ._checks import check_seed
+
 _PREFERENCE = ("Ascend", "GPU", "CPU")
 _TARGET_NAMES = {name.lower(): name for name in _PREFERENCE}
 _chosen_device = None
@@ -114,8 +116,7 @@ def seed_everything(seed):
 
     With the same seed, CPU results are bit-identical across processes.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_seed(seed)
     import mindspore
 
     mindspore.set_seed(int(seed))

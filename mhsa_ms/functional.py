@@ -16,7 +16,7 @@ import mindspore
 import numpy as np
 from mindspore import ops
 
-from ._checks import check_broadcastable, check_probability
+from ._checks import check_boolean_mask, check_broadcastable, check_probability
 
 FUSED_ENV = "MHSA_MS_FUSED_ATTN"
 _FLOAT32_MIN = float(np.finfo(np.float32).min)
@@ -148,8 +148,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, training=Fal
         return _fused_attention(q, k, v, scale), None
     scores_shape = q.shape[:-1] + (k.shape[-2],)
     if mask is not None:
-        if mask.dtype != mindspore.bool_:
-            raise TypeError(f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}")
+        check_boolean_mask(mask)
         check_broadcastable("mask", mask.shape, scores_shape, "(..., Nq, Nk)")
 
     # 1. scores = Q K^T / sqrt(d_k), scaling q first (N*d_k products, not N*N)
