@@ -29,11 +29,11 @@ lab: $(STAMP)
 test test-lessons: export MHSA_MS_FAST := 1
 
 test: $(STAMP)
-	$(BIN)/python -m pytest --doctest-modules mhsa_ms tests \
+	$(BIN)/python -m pytest --doctest-modules mhsa_ms mhsa_tools tests \
 	    --nbval lessons --nbval-sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300
 
 test-package: $(STAMP)
-	$(BIN)/python -m pytest --doctest-modules mhsa_ms tests
+	$(BIN)/python -m pytest --doctest-modules mhsa_ms mhsa_tools tests
 
 test-lessons: $(STAMP)
 	$(BIN)/python -m pytest --nbval lessons --nbval-sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300

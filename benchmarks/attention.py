@@ -67,7 +67,7 @@ def mm_contenders(batch, tokens, dim, heads, backward):
         ms_eager = mindspore.value_and_grad(ms_loss, 0, reference.trainable_params())
     else:
         mm_eager, ms_eager = mm_forward, ms_forward
-    mm_jit = mm.compile(mm_eager) if hasattr(mm, "compile") else mindspore.jit(mm_eager)
+    mm_jit = mm.jit_compile(mm_eager) if hasattr(mm, "jit_compile") else mindspore.jit(mm_eager)
     ms_jit = mindspore.jit(ms_eager)
 
     def blocking(fn):

@@ -1,5 +1,13 @@
 """mhsa_ms: multi-head self-attention in MindSpore, one lesson a day.
 
+The learner's library, imported by every lesson as ``import mhsa_ms as mm``:
+
+- :mod:`mhsa_ms.device`: choosing the device, seeding;
+- :mod:`mhsa_ms.model`: the attention maths (functional attention, heads, the
+  attention modules, Transformer layers, positional encodings, the ViT, cost);
+- :mod:`mhsa_ms.data` and :mod:`mhsa_ms.training`: the data sets and the training loop;
+- :mod:`mhsa_ms.course`: what the lessons add (exercise checks, the check-in card, plots).
+
 Shape legend used in every docstring and comment of this package:
 
     B    batch size
@@ -10,7 +18,8 @@ Shape legend used in every docstring and comment of this package:
     C, H, W  image channels, height, width;  P  patch size
 
 Importing the package runs no MindSpore op and prints nothing, so that
-:func:`use_device` can still choose the device afterwards.
+:func:`use_device` can still choose the device afterwards.  The instructors'
+tools live in the separate package ``mhsa_tools``, which this one never imports.
 """
 import os as _os
 
@@ -18,48 +27,30 @@ import os as _os
 # output comparison.  GLOG_v only works if set before mindspore is imported.
 _os.environ.setdefault("GLOG_v", "4")
 
-from .device import available_backends, seed_everything, use_device, device_info  # noqa: E402
-from .functional import (  # noqa: E402
+from .device import available_backends, device_info, seed_everything, use_device  # noqa: E402
+from .model.functional import (  # noqa: E402
     causal_mask,
     padding_mask,
     scaled_dot_product_attention,
     use_fused_attn,
 )
-from .heads import (  # noqa: E402
-    head_selection_matrix,
-    merge_heads,
-    per_head_weights,
-    split_heads,
-)
-from .attention import MultiHeadAttention, PerHeadAttention  # noqa: E402
-from .transformer import (  # noqa: E402
-    DecoderLayer,
-    EncoderLayer,
-    FeedForward,
+from .model.heads import head_selection_matrix, merge_heads, per_head_weights, split_heads  # noqa: E402
+from .model.attention import MultiHeadAttention, PerHeadAttention  # noqa: E402
+from .model.transformer import DecoderLayer, EncoderLayer, FeedForward  # noqa: E402
+from .model.positional import (  # noqa: E402
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
     sinusoidal_positional_encoding,
 )
-from .vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
-from .flops import attention_flops  # noqa: E402
-from .fast import compile  # noqa: E402,A001
-from .exercises import check_exercise, exercise_results  # noqa: E402
-from .data import (  # noqa: E402
-    DIGITS_CLASSES,
-    DIGITS_SHA256,
-    Digits,
-    digits_checksum,
-    iterate_batches,
-    load_digits,
-    random_shift,
-    reverse_task,
-)
-from .sequence import TokenEncoder  # noqa: E402
+from .model.token_encoder import TokenEncoder  # noqa: E402
+from .model.vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
+from .model.cost import attention_flops  # noqa: E402
+from .model.jit import jit_compile  # noqa: E402
+from .data import iterate_batches, load_digits, reverse_task  # noqa: E402
 from .training import (  # noqa: E402
     DIGITS_RECIPE,
     confusion_matrix,
     cross_entropy,
-    epoch_batches,
     evaluate,
     make_optimizer,
     make_train_step,
@@ -67,59 +58,58 @@ from .training import (  # noqa: E402
     train_classifier,
     warmup_cosine_schedule,
 )
-from .checkin import LESSON_TITLES, checkin  # noqa: E402
-from .plotting import plot_attention  # noqa: E402
+from .course.exercises import check_exercise, exercise_results  # noqa: E402
+from .course.card import checkin  # noqa: E402
+from .course.plotting import plot_attention  # noqa: E402
 
 __version__ = "0.1.0"
 
+# The documented API: every name below has a row in the README's package table.
 __all__ = [
-    "DIGITS_CLASSES",
-    "TokenEncoder",
-    "DIGITS_RECIPE",
-    "DIGITS_SHA256",
-    "Digits",
-    "confusion_matrix",
-    "cross_entropy",
-    "digits_checksum",
-    "epoch_batches",
-    "evaluate",
-    "iterate_batches",
-    "load_digits",
-    "make_optimizer",
-    "make_train_step",
-    "predict",
-    "random_shift",
-    "reverse_task",
-    "train_classifier",
-    "warmup_cosine_schedule",
-    "DecoderLayer",
-    "EncoderLayer",
-    "FeedForward",
-    "LESSON_TITLES",
-    "LearnedPositionalEmbedding",
-    "MultiHeadAttention",
-    "PatchEmbedding",
-    "PerHeadAttention",
-    "SinusoidalPositionalEncoding",
-    "VIT_PRESETS",
-    "VisionTransformer",
-    "attention_flops",
-    "compile",
+    # device
     "available_backends",
-    "causal_mask",
-    "check_exercise",
-    "checkin",
     "device_info",
-    "exercise_results",
+    "seed_everything",
+    "use_device",
+    # attention maths
+    "causal_mask",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "use_fused_attn",
     "head_selection_matrix",
     "merge_heads",
-    "padding_mask",
     "per_head_weights",
-    "plot_attention",
-    "scaled_dot_product_attention",
-    "seed_everything",
-    "sinusoidal_positional_encoding",
     "split_heads",
-    "use_device",
-    "use_fused_attn",
+    "MultiHeadAttention",
+    "PerHeadAttention",
+    "FeedForward",
+    "EncoderLayer",
+    "DecoderLayer",
+    "LearnedPositionalEmbedding",
+    "SinusoidalPositionalEncoding",
+    "sinusoidal_positional_encoding",
+    "TokenEncoder",
+    "PatchEmbedding",
+    "VisionTransformer",
+    "VIT_PRESETS",
+    "attention_flops",
+    "jit_compile",
+    # data and training
+    "load_digits",
+    "reverse_task",
+    "iterate_batches",
+    "DIGITS_RECIPE",
+    "cross_entropy",
+    "make_optimizer",
+    "make_train_step",
+    "warmup_cosine_schedule",
+    "train_classifier",
+    "predict",
+    "evaluate",
+    "confusion_matrix",
+    # course
+    "check_exercise",
+    "exercise_results",
+    "checkin",
+    "plot_attention",
 ]

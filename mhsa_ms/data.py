@@ -46,7 +46,8 @@ def digits_checksum():
     """SHA-256 of the raw digits as loaded here; equals :data:`DIGITS_SHA256`.
 
     >>> import mhsa_ms as mm
-    >>> mm.digits_checksum() == mm.DIGITS_SHA256
+    >>> from mhsa_ms.data import DIGITS_SHA256, digits_checksum
+    >>> digits_checksum() == DIGITS_SHA256
     True
     """
     images, labels = _raw_digits()
@@ -183,7 +184,8 @@ def random_shift(images, max_shift, rng):
 
     >>> import numpy as np, mhsa_ms as mm
     >>> image = np.zeros((1, 1, 3, 3), np.float32); image[0, 0, 1, 1] = 1
-    >>> shifted = mm.random_shift(image, 0.5, np.random.default_rng(0))
+    >>> from mhsa_ms.data import random_shift
+    >>> shifted = random_shift(image, 0.5, np.random.default_rng(0))
     >>> round(float(shifted.sum()), 6), shifted.shape          # the ink moved, none was lost
     (1.0, (1, 1, 3, 3))
     """

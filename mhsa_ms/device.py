@@ -86,7 +86,7 @@ def use_device(target="auto"):
                 f"device {device!r} is not available in this MindSpore install; "
                 f"available: {', '.join(backends)}"
             )
-    from .functional import use_fused_attn
+    from .model.functional import use_fused_attn
 
     use_fused_attn.cache_clear()  # the fused-attention decision depends on the device
     if _chosen_device == device:

@@ -1,0 +1,186 @@
+"""The check-in card (打卡) a learner posts at the end of each day's lesson.
+
+:func:`checkin` renders a PNG card with the lesson title, the day, the
+exercise checks passed in this session, the device, the MindSpore version,
+the date, the learner's name and a thumbnail of the lesson's key figure.
+
+>>> import tempfile, mhsa_ms as mm
+>>> from mhsa_ms.course.card import LESSON_TITLES
+>>> LESSON_TITLES[1]
+'Self-attention'
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     path = mm.checkin(1, name="Ana", directory=tmp)  # doctest: +ELLIPSIS
+...     print(path.name.startswith("day01_"), path.suffix, path.stat().st_size > 10_000)
+Day 1 check-in · Self-attention · checks ... · Ana
+True .png True
+"""
+import datetime
+import getpass
+import io
+import os
+import pathlib
+import warnings
+
+import numpy as np
+
+from .exercises import exercise_results
+
+#: Day -> lesson title, the ``mhsa_ms.title`` of each ``lessons/NN_*.ipynb``.
+LESSON_TITLES = {
+    0: "Setup: device, tensors, cells, jit",
+    1: "Self-attention",
+    2: "Heads as projection matrices",
+    3: "Concat and the output projection",
+    4: "The multi-head attention module",
+    5: "The Transformer encoder block",
+    6: "The Vision Transformer",
+    7: "What attention costs",
+    8: "Scaling out",
+}
+
+LEARNER_ENV = "MHSA_MS_LEARNER"
+
+# Fonts with CJK glyphs, used as fallbacks when installed (names like 张三 render).
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC")
+
+
+def _learner_name(name):
+    if name is not None:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        return name.strip()
+    from_env = os.environ.get(LEARNER_ENV, "").strip()
+    if from_env:
+        return from_env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or password database
+        return "learner"
+
+
+def _figure_thumbnail(figure):
+    """The figure rendered to an RGBA array (H, W, 4), or None."""
+    if figure is None:
+        return None
+    from matplotlib.figure import Figure
+    import matplotlib.image
+
+    if not isinstance(figure, Figure):
+        raise TypeError(f"figure must be a matplotlib Figure or None, got {type(figure).__name__}")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight", facecolor="white")
+    buffer.seek(0)
+    return matplotlib.image.imread(buffer, format="png")
+
+
+def _font_families():
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans"] + [name for name in _CJK_FONTS if name in installed]
+
+
+def _render_card(path, fields, thumbnail):
+    """Draw the card (800 x 450 px) with the Agg backend, never through pyplot."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    card = Figure(figsize=(8, 4.5), dpi=100, facecolor="white")
+    FigureCanvasAgg(card)
+    family = _font_families()
+    header = card.add_axes((0, 0.78, 1, 0.22))
+    header.axis("off")
+    header.add_patch(Rectangle((0, 0), 1, 1, transform=header.transAxes, color="#1f4e79"))
+    header.text(0.03, 0.74, f"mhsa-ms  ·  Day {fields['day']} check-in", color="#c9dcf0",
+                fontsize=13, va="center", family=family)
+    header.text(0.03, 0.32, fields["title"], color="white", fontsize=20, fontweight="bold",
+                va="center", family=family)
+
+    text = card.add_axes((0.03, 0.03, 0.30, 0.72))
+    text.axis("off")
+    rows = [
+        ("checks passed", fields["checks"]),
+        ("device", fields["device"]),
+        ("MindSpore", fields["mindspore"]),
+        ("date", fields["date"]),
+        ("learner", fields["learner"]),
+    ]
+    for row, (label, value) in enumerate(rows):
+        y = 0.97 - row * 0.2
+        text.text(0, y, label, fontsize=10, color="#666666", va="top", family=family)
+        text.text(0, y - 0.075, value, fontsize=14, va="top", family=family)
+
+    picture = card.add_axes((0.35, 0.04, 0.62, 0.70))
+    picture.set_xticks([])
+    picture.set_yticks([])
+    for spine in picture.spines.values():
+        spine.set_color("#bbbbbb")
+    if thumbnail is None:
+        picture.text(0.5, 0.5, "no figure", ha="center", va="center", color="#999999",
+                     fontsize=12, transform=picture.transAxes)
+    else:
+        picture.imshow(thumbnail, interpolation="antialiased")
+        picture.set_aspect("equal")
+    with warnings.catch_warnings():
+        # a name whose glyphs no installed font has is drawn as boxes, not a warning per glyph
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        card.savefig(path, format="png", facecolor="white")
+
+
+def checkin(day, name=None, figure=None, *, directory="checkins"):
+    """Render, save, show and summarise the check-in card of lesson ``day``.
+
+    Args:
+        day: the lesson's day, a key of :data:`LESSON_TITLES`.
+        name: the learner's name; default: the environment variable
+            ``MHSA_MS_LEARNER``, else the login name.
+        figure: the lesson's key matplotlib Figure, shown as a thumbnail.
+        directory: where the card is written (created if missing),
+            relative to the current directory unless absolute.
+
+    Returns:
+        The path of the card, ``<directory>/day<NN>_<YYYY-MM-DD>.png``.
+        In IPython the card is also displayed; a one-line text summary to
+        post with it is printed.  Checks passed / total counts the
+        ``mm.check_exercise`` calls of this day run in this process.
+    """
+    if isinstance(day, bool) or not isinstance(day, (int, np.integer)) or int(day) not in LESSON_TITLES:
+        raise ValueError(f"day must be one of {sorted(LESSON_TITLES)}, got {day!r}")
+    day = int(day)
+    import mindspore
+    from ..device import device_info
+
+    results = exercise_results(day)
+    today = datetime.date.today().isoformat()
+    fields = {
+        "day": day,
+        "title": LESSON_TITLES[day],
+        "checks": f"{sum(results.values())} / {len(results)}",
+        "device": device_info()["device"],
+        "mindspore": mindspore.__version__,
+        "date": today,
+        "learner": _learner_name(name),
+    }
+    folder = pathlib.Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"day{day:02d}_{today}.png"
+    _render_card(path, fields, _figure_thumbnail(figure))
+    _show_in_ipython(path)
+    print(f"Day {day} check-in · {fields['title']} · checks {fields['checks']} · "
+          f"{fields['device']} · MindSpore {fields['mindspore']} · {today} · {fields['learner']}")
+    return path
+
+
+def _show_in_ipython(path):
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    from IPython.display import Image, display
+
+    display(Image(filename=str(path)))

@@ -1,0 +1,166 @@
+"""The ``mhsa-ms`` command line."""
+import argparse
+import sys
+
+
+def _in_worker(code, argv):
+    """Run ``code`` in a new Python process (one that may load MindSpore) with ``argv``; return its exit code."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", code, *argv]).returncode
+
+
+def _add_info(commands):
+    info = commands.add_parser("info", help="print MindSpore version, device, backends and mode")
+    info.add_argument("--device", default="auto", help="auto (default), Ascend, GPU or CPU")
+    info.set_defaults(handler=lambda args: _in_worker(
+        "import sys; from mhsa_ms.__main__ import main; sys.exit(main(sys.argv[1:]))", ["--device", args.device]))
+
+
+def _add_train(commands):
+    # The training worker parses its own options, --help included.
+    train = commands.add_parser(
+        "train", add_help=False, prefix_chars="\0",
+        help="train the ViT on the digits, on one device or data-parallel under msrun (--help: its options)")
+    train.add_argument("options", nargs=argparse.REMAINDER)
+    train.set_defaults(handler=lambda args: _in_worker(
+        "import sys; from mhsa_tools.train import main; sys.exit(main(sys.argv[1:], prog='mhsa-ms train'))",
+        args.options))
+
+
+def _release(args):
+    from .release import release
+
+    try:
+        written = release(args.lessons, args.out)
+    except ValueError as exc:
+        print(f"mhsa-ms release: error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+def _grade(args):
+    from pathlib import Path
+
+    from .grading import grade, sandbox_available, summary_table, write_csv, write_feedback
+
+    try:
+        results = grade(args.submissions, lessons_dir=args.lessons, timeout=args.timeout, jobs=args.jobs,
+                        memory_mb=args.memory)
+    except ValueError as exc:
+        print(f"mhsa-ms grade: error: {exc}", file=sys.stderr)
+        return 2
+    write_csv(results, args.out)
+    feedback = Path(args.feedback) if args.feedback else Path(args.out).with_name("feedback")
+    write_feedback(results, feedback)
+    print(summary_table(results))
+    print(f"\nwrote {args.out} and {feedback}/<student>.md")
+    if not sandbox_available()[0]:
+        print("WARNING: graded WITHOUT a sandbox (bubblewrap not usable): see the warning above")
+    return 0
+
+
+def _add_grading(commands):
+    release = commands.add_parser("release", help="write the student edition of lessons (solutions stubbed)")
+    release.add_argument("lessons", nargs="+", help="reference lesson notebooks")
+    release.add_argument("--out", required=True, help="output folder (never the lessons' own folder)")
+    release.set_defaults(handler=_release)
+    grade = commands.add_parser("grade", help="grade a folder of submissions (one sub-folder per student)")
+    grade.add_argument("submissions", help="folder with one sub-folder of .ipynb files per student")
+    grade.add_argument("--out", required=True, help="the gradebook CSV to write, e.g. grades.csv")
+    grade.add_argument("--lessons", default="lessons", help="folder of the executed reference lessons")
+    grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    grade.add_argument("--memory", type=int, default=4096,
+                       help="memory limit of a submission's kernel in MiB (default 4096, 0: none)")
+    grade.add_argument("--feedback", default=None, help="folder of per-student feedback (default: feedback/ "
+                       "beside --out)")
+    grade.set_defaults(handler=_grade)
+
+
+def _slides(args):
+    from pathlib import Path
+
+    import nbformat
+
+    from .slides import build_deck, count_slides, ensure_assets, lesson_notebooks
+
+    notebooks = args.notebooks or lesson_notebooks(args.lessons)
+    if not notebooks:
+        print(f"no lesson notebooks NN_name.ipynb in {args.lessons}/", file=sys.stderr)
+        return 1
+    modules = ensure_assets()
+    failed = 0
+    for notebook in notebooks:
+        try:
+            deck = build_deck(notebook, Path(args.out) / f"{Path(notebook).stem}.html", modules)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        slides = count_slides(nbformat.read(notebook, as_version=4))
+        print(f"{deck}  {deck.stat().st_size / 1024:.0f} KiB  {slides} slides  (from {Path(notebook).name})")
+    return 1 if failed else 0
+
+
+def _add_slides(commands):
+    slides = commands.add_parser("slides", help="build one offline HTML slide deck per lesson notebook")
+    slides.add_argument("notebooks", nargs="*", help="notebooks (default: every lessons/NN_name.ipynb)")
+    slides.add_argument("--lessons", default="lessons", help="folder of the lessons (default lessons)")
+    slides.add_argument("--out", default="slides", help="folder of the decks (default slides)")
+    slides.set_defaults(handler=_slides)
+
+
+_BENCHMARKS = ("attention", "training", "course", "dispatch")
+
+
+def _bench(args):
+    import subprocess
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if not (folder / "_common.py").is_file():
+        print(f"the benchmarks ship with the repository, not the package; no benchmarks/ at {folder}",
+              file=sys.stderr)
+        return 1
+    status = 0
+    for name in _BENCHMARKS if args.benchmark == "all" else (args.benchmark,):
+        extra = ["--quick"] if args.quick and name != "course" else []
+        extra += ["--fast"] if args.quick and name == "course" else []
+        if args.out:
+            extra += ["--json", str(Path(args.out) / f"{name}.json")]
+        status = subprocess.run([sys.executable, str(folder / f"{name}.py"), *extra]).returncode or status
+    return status
+
+
+def _add_bench(commands):
+    bench = commands.add_parser("bench", help="run the benchmarks (benchmarks/*.py): print tables, write JSON")
+    bench.add_argument("benchmark", nargs="?", default="attention", choices=(*_BENCHMARKS, "all"),
+                       help="attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
+                            "course: each lesson's run time; dispatch: eager CPU with vs without "
+                            "launch_blocking; all: the four")
+    bench.add_argument("--quick", action="store_true", help="fewer shapes / epochs (course: MHSA_MS_FAST=1)")
+    bench.add_argument("--out", default=None, help="folder of the JSON results (default benchmarks/results)")
+    bench.set_defaults(handler=_bench)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="mhsa-ms", description="Multi-head self-attention course tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_info(commands)
+    _add_train(commands)
+    _add_grading(commands)
+    _add_slides(commands)
+    _add_bench(commands)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

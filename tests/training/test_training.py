@@ -1,0 +1,238 @@
+"""The training module: loss, schedule, train step, evaluation, confusion matrix, training loop."""
+import math
+
+import numpy as np
+import pytest
+import mindspore
+from mindspore import Tensor, nn
+
+import mhsa_ms as mm
+from mhsa_ms import data as data_module
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4)])
+def test_cross_entropy_matches_numpy(shape):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=shape).astype(np.float32)
+    labels = rng.integers(0, shape[-1], size=shape[:-1]).astype(np.int32)
+    expected = -np.take_along_axis(_log_softmax(logits.astype(np.float64)), labels[..., None], -1).mean()
+    actual = float(mm.cross_entropy(Tensor(logits), Tensor(labels)).asnumpy())
+    assert abs(actual - expected) < 1e-5
+
+
+def test_warmup_cosine_schedule_shape_and_values():
+    lrs = mm.warmup_cosine_schedule(0.1, 100, warmup_steps=10, min_lr=0.01)
+    assert lrs.shape == (100,) and lrs.dtype == np.float32
+    np.testing.assert_allclose(lrs[:10], 0.1 * np.arange(1, 11) / 10, rtol=1e-6)
+    assert np.all(np.diff(lrs[9:]) <= 0)  # non-increasing after the warmup
+    assert math.isclose(lrs[-1], 0.01, rel_tol=1e-6)
+    no_warmup = mm.warmup_cosine_schedule(1.0, 4)
+    np.testing.assert_allclose(no_warmup, 0.5 * (1 + np.cos(np.pi * np.arange(1, 5) / 4)), atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lr=0.1, total_steps=0), "total_steps"),
+    (dict(lr=0.1, total_steps=5, warmup_steps=5), "warmup_steps"),
+    (dict(lr=0.0, total_steps=5), "lr"),
+    (dict(lr=0.1, total_steps=5, min_lr=0.2), "min_lr"),
+])
+def test_warmup_cosine_schedule_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        mm.warmup_cosine_schedule(**kwargs)
+
+
+def test_make_optimizer_decays_matrices_only():
+    model = mm.VisionTransformer(**mm.VIT_PRESETS["digits"])
+    optimizer = mm.make_optimizer(model, lr=1e-3, total_steps=10, weight_decay=0.05)
+    assert {p.name for p in optimizer.parameters} == {p.name for p in model.trainable_params()}
+    decays = dict(zip([p.name for p in optimizer.parameters], optimizer.group_weight_decay))
+    decayed = sorted(name for name, wd in decays.items() if wd > 0)
+    assert set(decays.values()) == {0.0, 0.05}
+    expected = sorted(p.name for p in model.trainable_params()
+                      if p.ndim >= 2 and p.name not in ("cls_token", "pos_embed"))
+    assert decayed == expected
+    assert "layers.0.attn.w_q" in decayed and "patch_embed.proj.weight" in decayed
+
+
+def _dense_problem():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=16).astype(np.int32)
+    return x, y
+
+
+def _fresh_dense():
+    mm.seed_everything(0)
+    return nn.Dense(4, 3)
+
+
+def test_train_step_equals_value_and_grad_then_optimizer():
+    x, y = _dense_problem()
+    model = _fresh_dense()
+    optimizer = mm.make_optimizer(model, lr=0.1, total_steps=3)
+    step = mm.make_train_step(model, mm.cross_entropy, optimizer)
+    reference = _fresh_dense()
+    reference_optimizer = mm.make_optimizer(reference, lr=0.1, total_steps=3)
+
+    def forward(inputs, labels):
+        return mm.cross_entropy(reference(inputs), labels)
+
+    grad_fn = mindspore.value_and_grad(forward, None, reference_optimizer.parameters)
+    for _ in range(3):
+        loss = step(x, y)
+        reference_loss, grads = grad_fn(Tensor(x), Tensor(y))
+        reference_optimizer(grads)
+        assert abs(float(loss.asnumpy()) - float(reference_loss.asnumpy())) < 1e-6
+    for ours, theirs in zip(model.trainable_params(), reference.trainable_params()):
+        np.testing.assert_allclose(ours.asnumpy(), theirs.asnumpy(), atol=1e-6)
+    assert model.training
+
+
+def test_train_step_applies_the_grad_reducer():
+    x, y = _dense_problem()
+    model = _fresh_dense()
+    before = [p.asnumpy().copy() for p in model.trainable_params()]
+    optimizer = mm.make_optimizer(model, lr=0.1, total_steps=2)
+    calls = []
+
+    def zero_grads(grads):  # a "reducer" that cancels every update
+        calls.append(len(grads))
+        return tuple(g * 0 for g in grads)
+
+    step = mm.make_train_step(model, mm.cross_entropy, optimizer, grad_reducer=zero_grads)
+    step(x, y)
+    assert calls == [len(before)]
+    for value, param in zip(before, model.trainable_params()):
+        np.testing.assert_array_equal(value, param.asnumpy())
+
+
+def test_make_train_step_rejects_bad_arguments():
+    model = _fresh_dense()
+    optimizer = mm.make_optimizer(model, lr=0.1, total_steps=2)
+    with pytest.raises(TypeError, match="loss_fn"):
+        mm.make_train_step(model, "cross_entropy", optimizer)
+    with pytest.raises(TypeError, match="optimizer"):
+        mm.make_train_step(model, mm.cross_entropy, "adam")
+    step = mm.make_train_step(model, mm.cross_entropy, optimizer)
+    with pytest.raises(ValueError, match="labels"):
+        step(np.zeros((2, 4), np.float32))
+
+
+def test_evaluate_matches_numpy_argmax_and_restores_mode():
+    x, y = _dense_problem()
+    model = _fresh_dense()
+    model.set_train(True)
+    logits = x @ model.weight.asnumpy().T + model.bias.asnumpy()
+    accuracy, predictions = mm.evaluate(model, x, y, batch_size=5)  # 16 = 5 + 5 + 5 + 1
+    np.testing.assert_array_equal(predictions, logits.argmax(-1))
+    assert accuracy == float((logits.argmax(-1) == y).mean())
+    assert model.training
+    with pytest.raises(ValueError, match="same number of samples"):
+        mm.evaluate(model, x, y[:3])
+    with pytest.raises(ValueError, match="batch_size"):
+        mm.predict(model, x, batch_size=0)
+
+
+def test_confusion_matrix_matches_scikit_learn():
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 4, 50), rng.integers(0, 4, 50)
+    counts = mm.confusion_matrix(y_true, y_pred, 4)
+    np.testing.assert_array_equal(counts, confusion_matrix(y_true, y_pred, labels=range(4)))
+    assert counts.sum() == 50 and counts.dtype == np.int64
+
+
+@pytest.mark.parametrize("args, match", [
+    (([0, 1], [0], 2), "equal length"),
+    (([0, 2], [0, 1], 2), "y_true"),
+    (([0, 1], [0, -1], 2), "y_pred"),
+    (([0, 1], [0, 1], 0), "num_classes"),
+])
+def test_confusion_matrix_rejects_bad_arguments(args, match):
+    with pytest.raises(ValueError, match=match):
+        mm.confusion_matrix(*args)
+
+
+def _small_digits():
+    data = mm.load_digits()
+    return data_module.Digits(data.x_train[:192], data.y_train[:192], data.x_test[:64], data.y_test[:64])
+
+
+SMALL_VIT = dict(image_size=8, patch_size=4, in_channels=1, num_classes=10, embed_dim=16, depth=1,
+                 num_heads=2, mlp_ratio=1.0)
+SMALL_RECIPE = dict(epochs=3, batch_size=32, lr=3e-3, weight_decay=0.05, warmup_epochs=1, max_shift=1, seed=0)
+
+
+def _train(**overrides):
+    mm.seed_everything(0)
+    model = mm.VisionTransformer(**SMALL_VIT)
+    history = mm.train_classifier(model, _small_digits(), progress=False, **{**SMALL_RECIPE, **overrides})
+    return model, history
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return _train()
+
+
+def test_train_classifier_learns_and_reports_history(trained):
+    model, history = trained
+    assert history["epoch"] == [1, 2, 3]
+    assert len(history["loss"]) == len(history["test_accuracy"]) == 3
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["seconds"] > 0 and history["images_per_second"] == pytest.approx(3 * 6 * 32 / history["seconds"])
+    assert history["predictions"].shape == (64,)
+    assert history["test_accuracy_final"] == history["test_accuracy"][-1] > 0.1  # better than chance
+
+
+def test_resuming_from_a_checkpoint_gives_the_uninterrupted_weights(trained, tmp_path):
+    straight, straight_history = trained
+
+    class Interrupt(Exception):
+        pass
+
+    def save_then_stop(epoch, history):
+        mindspore.save_checkpoint(model, str(tmp_path / "model.ckpt"))
+        mindspore.save_checkpoint(optimizer, str(tmp_path / "optimizer.ckpt"))
+        if epoch == 1:
+            interrupted_history.update(history)
+            raise Interrupt
+
+    mm.seed_everything(0)
+    model = mm.VisionTransformer(**SMALL_VIT)
+    steps = 192 // 32
+    optimizer = mm.make_optimizer(model, 3e-3, 3 * steps, steps, 0.05)
+    interrupted_history = {}
+    with pytest.raises(Interrupt):
+        mm.train_classifier(model, _small_digits(), progress=False, optimizer=optimizer,
+                            on_epoch_end=save_then_stop, **SMALL_RECIPE)
+    # same seed, same first two epochs: training is deterministic
+    assert interrupted_history["loss"] == straight_history["loss"][:2]
+
+    mm.seed_everything(1)  # a different initialisation, overwritten by the checkpoint
+    resumed = mm.VisionTransformer(**SMALL_VIT)
+    resumed_optimizer = mm.make_optimizer(resumed, 3e-3, 3 * steps, steps, 0.05)
+    mindspore.load_param_into_net(resumed, mindspore.load_checkpoint(str(tmp_path / "model.ckpt")))
+    mindspore.load_param_into_net(resumed_optimizer, mindspore.load_checkpoint(str(tmp_path / "optimizer.ckpt")))
+    history = mm.train_classifier(resumed, _small_digits(), progress=False, optimizer=resumed_optimizer,
+                                  start_epoch=2, **SMALL_RECIPE)
+    assert history["epoch"] == [3]
+    assert history["loss"] == straight_history["loss"][2:]
+    for a, b in zip(straight.trainable_params(), resumed.trainable_params()):
+        np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (dict(epochs=0), "epochs"),
+    (dict(start_epoch=3), "start_epoch"),
+    (dict(batch_size=512), "batch_size=512"),
+])
+def test_train_classifier_rejects_bad_arguments(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _train(**overrides)
