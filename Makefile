@@ -42,7 +42,7 @@ test-lessons: $(STAMP)
 outputs: $(STAMP)
 	for nb in lessons/[0-9][0-9]_*.ipynb; do \
 	    $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	        --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
+	        --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 	done
 
 # One self-contained, offline HTML deck per lesson: slides/NN_name.html, from the cells
