@@ -123,7 +123,8 @@ CHECKS = (
             Mistake("no mask", lambda x: _masked_attention(x, True)[0],
                     "without a mask every token also sees the later ones: pass the causal mask"),
             Mistake("input", lambda x: x,
-                    "your function returns its input unchanged: attend with x as queries, keys and values"),
+                    "your output equals the input x: each token must attend to itself and to every earlier "
+                    "token, with x as queries, keys and values"),
             Mistake("future", lambda x: _causal(x, 0, upper=True)[0],
                     "the causal mask is True on and below the diagonal (key j <= query i); yours lets tokens "
                     "see the future"),

@@ -180,7 +180,8 @@ CHECKS = (
     ),
     ExerciseCheck(
         id="5.3", answer="sinusoidal_numpy", caller="numpy", cases=_sinusoidal_cases, reference=_sinusoidal,
-        hint="column 2i holds sin and column 2i + 1 holds cos of position / 10000 ** (2i / D), positions from 0",
+        hint="even columns hold the sine and odd columns the cosine of one angle per column pair: the position "
+             "(counted from 0) divided by 10000 to the power 2i / D",
         mistakes=(
             Mistake("sin and cos swapped", lambda num_tokens, dim: _interleave(*reversed(
                 [np.sin(_angles(num_tokens, dim)), np.cos(_angles(num_tokens, dim))])),
