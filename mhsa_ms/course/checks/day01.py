@@ -36,9 +36,16 @@ def _weights_cases(rng):
         {"q": rng.normal(size=(5, 8)), "k": rng.normal(size=(5, 8))},
         {"q": rng.normal(size=(3, 4)), "k": rng.normal(size=(6, 4)), "mask": _random_mask(rng, 3, 6)},
         {"q": rng.normal(size=(5, 6)), "k": rng.normal(size=(5, 6)), "mask": np.tril(np.ones((5, 5), bool))},
-        # scores in the hundreds: exp overflows unless the row maximum is subtracted first
-        {"q": 30 * rng.normal(size=(4, 4)), "k": 30 * rng.normal(size=(4, 4)), "mask": _random_mask(rng, 4, 4)},
+        _overflow_case(rng),
     ]
+
+
+def _overflow_case(rng):
+    """Keys along their queries, scores in the thousands: exp overflows unless the row maximum is subtracted."""
+    q = 30 * rng.normal(size=(4, 4))
+    mask = _random_mask(rng, 4, 4)
+    mask[np.arange(4), np.arange(4)] = True  # each query may attend to its own, huge, score
+    return {"q": q, "k": 3 * q + rng.normal(size=(4, 4)), "mask": mask}
 
 
 def _weights(q, k, mask=None):

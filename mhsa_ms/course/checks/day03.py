@@ -48,7 +48,7 @@ CHECKS = (
                     "a plain reshape keeps the memory order head, token, feature, so a row mixes tokens: bring "
                     "the token axis to the front first"),
             Mistake("features first", lambda heads: heads.transpose(1, 2, 0).reshape(heads.shape[1], -1),
-                    "keep each head's d_v features together: row t is head 1's whole vector, then head 2's, ..."),
+                    "keep each head's d_v features together: row t is head 1's whole vector, then head 2's, and so on"),
             Mistake("stacked", lambda heads: np.concatenate(list(heads), axis=0),
                     "join the heads side by side (along the features), not one under the other: N rows"),
             Mistake("first head", lambda heads: heads[0],
