@@ -72,8 +72,9 @@ class ForbiddenCall(RuntimeError):
 # cases and results
 
 def case_arguments(case):
-    """A stored case (name -> array) as the answer's arguments: 0-d arrays become Python numbers."""
-    return {name: value.item() if value.ndim == 0 else value for name, value in case.items()}
+    """A stored case (name -> array) as arguments: 0-d arrays become Python numbers, arrays fresh copies
+    (an answer that changes its inputs in place changes nothing else)."""
+    return {name: value.item() if value.ndim == 0 else value.copy() for name, value in case.items()}
 
 
 def _array(value, what="the answer"):
@@ -342,8 +343,9 @@ def _self_check(exercise_id, answer):
     if check is None:
         raise ValueError(f"exercise_id {exercise_id!r} has no check; known: {', '.join(checks.all_checks())}")
     cases = checks.draw_cases(check, np.random.default_rng())
+    expectations = checks.expectations(check, cases)
     outcomes = run_cases(CALLERS[check.caller], answer, cases, check.forbidden)
-    verdict = checks.judge(check, outcomes, checks.expectations(check, cases))
+    verdict = checks.judge(check, outcomes, expectations)
     _results[exercise_id] = verdict.passed
     print(f"Exercise {exercise_id}: {verdict.message}")
 

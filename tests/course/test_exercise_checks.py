@@ -184,3 +184,12 @@ def test_functions_are_restored_when_the_answer_is_interrupted():
     with pytest.raises(KeyboardInterrupt):
         mm.check_exercise("4.1", split)
     assert mm.split_heads.__code__ is code
+
+
+def test_an_answer_that_changes_its_inputs_in_place_is_judged_on_the_real_inputs(capsys):
+    def layer_norm_numpy(x, gamma, beta, eps=1e-5):
+        x -= x.mean(axis=-1, keepdims=True)  # in place: the check's own copy of the case is untouched
+        x /= np.sqrt((x ** 2).mean(axis=-1, keepdims=True) + eps)
+        return gamma * x + beta
+
+    assert verdict("5.1", layer_norm_numpy, capsys) == "Exercise 5.1: correct"
