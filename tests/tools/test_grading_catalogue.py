@@ -3,8 +3,14 @@ answer of the catalogue (tests/catalogue.py) is refused with its hint.
 
 For each lesson, student ``wrong1`` carries the first catalogued wrong answer of each of its
 exercises, ``wrong2`` the second, ``wrong3`` the third, and ``right`` the lesson's own solutions:
-36 notebooks, graded with ``--jobs 2`` as an instructor would.
+36 notebooks (student editions of the lessons), graded with ``--jobs 2`` as an instructor would.
+
+They are graded against the lessons cut down to their setup cell, their imports and their
+exercise cells (``exercise_lesson``): the same answer and check cells, without the minutes of
+training and measuring around them, which nbval runs on the full lessons anyway.  That the
+``right`` student passes shows the exercise cells need nothing else.
 """
+import ast
 import copy
 import csv
 import time
@@ -15,7 +21,7 @@ import pytest
 
 from catalogue import CATALOGUE, LESSONS, right_answers
 from mhsa_tools import cli, grading, release
-from mhsa_tools.notebooks import exercise_meta
+from mhsa_tools.notebooks import cell_source, exercise_meta, read_notebook
 
 
 def notebook_with(student_nb, answers):
@@ -27,11 +33,30 @@ def notebook_with(student_nb, answers):
     return nb
 
 
+def exercise_lesson(path):
+    """The lesson's first code cell, one cell of every import it makes, and its exercise cells."""
+    nb = read_notebook(path)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    imports = []
+    for cell in code[1:]:
+        source = cell_source(cell)
+        for node in ast.parse(source).body:
+            line = ast.get_source_segment(source, node)
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and line not in imports:
+                imports.append(line)
+    setup = [code[0]] + ([nbformat.v4.new_code_cell("\n".join(imports))] if imports else [])
+    nb.cells = setup + [cell for cell in code if exercise_meta(cell) is not None]
+    return nb
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     assert grading.sandbox_available() == (True, ""), "bubblewrap must be installed (apt-get install bubblewrap)"
     tmp = tmp_path_factory.mktemp("catalogue")
     lessons = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
+    (tmp / "lessons").mkdir()
+    for path in lessons:
+        nbformat.write(exercise_lesson(path), str(tmp / "lessons" / path.name))
     students = {"right": right_answers()}
     for number in range(3):
         students[f"wrong{number + 1}"] = {exercise: [wrong for wrong in CATALOGUE if wrong.exercise == exercise][number]
@@ -44,7 +69,7 @@ def graded(tmp_path_factory):
             nbformat.write(notebook_with(edition, sources), str(tmp / "submissions" / student / path.name))
     start = time.monotonic()
     code = cli.main(["grade", str(tmp / "submissions"), "--out", str(tmp / "grades.csv"), "--jobs", "2",
-                     "--lessons", str(LESSONS)])
+                     "--lessons", str(tmp / "lessons")])
     seconds = time.monotonic() - start
     print(f"graded {len(lessons) * len(students)} notebooks in {seconds:.0f} s")
     assert code == 0

@@ -128,6 +128,16 @@ def _sinusoidal(num_tokens, dim, **options):
     return _interleave(np.sin(angle), np.cos(angle))
 
 
+def _sin_cos_swapped(num_tokens, dim):
+    angle = _angles(num_tokens, dim)
+    return _interleave(np.cos(angle), np.sin(angle))
+
+
+def _halves(num_tokens, dim):
+    angle = _angles(num_tokens, dim)
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+
+
 def _column_exponents(num_tokens, dim):
     position = np.arange(num_tokens)[:, None]
     angle = position / 10000.0 ** (np.arange(dim) / dim)  # (N, D): every column its own frequency
@@ -183,11 +193,9 @@ CHECKS = (
         hint="even columns hold the sine and odd columns the cosine of one angle per column pair: the position "
              "(counted from 0) divided by 10000 to the power 2i / D",
         mistakes=(
-            Mistake("sin and cos swapped", lambda num_tokens, dim: _interleave(*reversed(
-                [np.sin(_angles(num_tokens, dim)), np.cos(_angles(num_tokens, dim))])),
+            Mistake("sin and cos swapped", _sin_cos_swapped,
                     "even columns (0, 2, 4, ...) hold the sine and odd columns the cosine"),
-            Mistake("halves", lambda num_tokens, dim: np.concatenate(
-                [np.sin(_angles(num_tokens, dim)), np.cos(_angles(num_tokens, dim))], axis=1),
+            Mistake("halves", _halves,
                     "sine and cosine alternate column by column; they are not two halves side by side"),
             Mistake("column exponents", _column_exponents,
                     "a sine column and the cosine column right after it share one frequency: use the even "
