@@ -62,10 +62,13 @@ def read_answers(folder):
             descriptor = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             continue
-        with os.fdopen(descriptor, "rb") as handle:
+        try:
             if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                 continue
-            data = handle.read(ANSWER_BYTES + 1)
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
+                data = handle.read(ANSWER_BYTES + 1)
+        finally:
+            os.close(descriptor)
         if len(data) <= ANSWER_BYTES and total + len(data) <= ANSWERS_BYTES:
             answers[name] = data
             total += len(data)

@@ -7,6 +7,7 @@ fast; the release is also checked on every course lesson.
 import copy
 import csv
 import hashlib
+import os
 import re
 import shutil
 import socket
@@ -419,3 +420,21 @@ def test_command_line(tmp_path, capsys):
     assert re.search(r"^ann +0/6 +- +0/6$", out, re.MULTILINE), out
     assert cli.main(["release", str(FIXTURES / "11_beta.ipynb"), "--out", str(FIXTURES)]) == 2
     assert "would overwrite the source lesson" in capsys.readouterr().err
+
+
+def test_answer_files_come_back_within_limits_never_through_a_link(tmp_path):
+    """What the kernel wrote into its answers folder: <id>.npz regular files, 8 MiB each, 32 MiB in all."""
+    from mhsa_tools.grading.execute import ANSWER_BYTES, read_answers
+
+    (tmp_path / "1.1.npz").write_bytes(b"first")
+    (tmp_path / "1.2.npz").symlink_to(FIXTURES / "10_alpha.ipynb")  # a link to a file the grader can read
+    (tmp_path / "1.3.npz").write_bytes(b"\0" * (ANSWER_BYTES + 1))
+    (tmp_path / "2.1.npz").mkdir()
+    os.mkfifo(tmp_path / "2.2.npz")  # would block a plain open()
+    (tmp_path / "notes.txt").write_text("ignored")
+    for number in range(5):
+        (tmp_path / f"3.{number}.npz").write_bytes(b"\1" * (7 * 2**20))
+    answers = read_answers(tmp_path)
+    assert sorted(answers) == ["1.1.npz", "3.0.npz", "3.1.npz", "3.2.npz", "3.3.npz"]
+    assert answers["1.1.npz"] == b"first"
+    assert read_answers(tmp_path / "absent") == {}
