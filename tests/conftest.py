@@ -23,10 +23,16 @@ def read_system_packages(path=SYSTEM_PACKAGES):
 
 
 @pytest.fixture(scope="session")
-def system_commands():
+def system_packages():
+    """system-packages.txt as a dict: Debian package -> the commands that provide it."""
+    return read_system_packages()
+
+
+@pytest.fixture(scope="session")
+def system_commands(system_packages):
     """``system_commands("chromium", "chromium-driver")``: the paths of the commands those Debian
     packages provide, or skip the test, naming each missing package and the command that installs it."""
-    table = read_system_packages()
+    table = system_packages
 
     def require(*packages):
         paths = [next(filter(None, map(shutil.which, table[package])), None) for package in packages]
