@@ -47,6 +47,8 @@ def test_the_catalogue_has_three_wrong_answers_for_every_exercise():
     assert len({(wrong.exercise, wrong.label) for wrong in CATALOGUE + EXTRA}) == len(CATALOGUE + EXTRA)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the unstable softmax, on purpose
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("wrong", CATALOGUE + EXTRA, ids=lambda wrong: f"{wrong.exercise} {wrong.label}")
 def test_wrong_answer_refused_with_its_hint(wrong, capsys):
     line = verdict(wrong.exercise, answer_of(wrong.exercise, wrong.source), capsys)
