@@ -101,18 +101,19 @@ def _under(path, folder):
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def prepare_support(root):
+def prepare_support(root, repository=_REPOSITORY):
     """Write what every sandbox of one grading run shares under ``root``: the package copy
-    (``package/``), the nbval plugin (``plugin/``) and the generated /etc files (``etc/``)."""
-    root = Path(root)
-    hidden = {str(_REPOSITORY / path) for path in HIDDEN_FROM_SANDBOX}
+    (``package/``: ``mhsa_ms`` and ``mhsa_tools`` of ``repository`` without
+    :data:`HIDDEN_FROM_SANDBOX`), the nbval plugin (``plugin/``), the generated /etc files (``etc/``)."""
+    root, repository = Path(root), Path(repository)
+    hidden = {str(repository / path) for path in HIDDEN_FROM_SANDBOX}
 
     def ignore(folder, names):
         return [name for name in names if name == "__pycache__" or name.endswith(".pyc")
                 or os.path.join(folder, name) in hidden]
 
     for package in ("mhsa_ms", "mhsa_tools"):
-        shutil.copytree(_REPOSITORY / package, root / "package" / package, ignore=ignore, symlinks=False)
+        shutil.copytree(repository / package, root / "package" / package, ignore=ignore, symlinks=False)
     (root / "plugin").mkdir()
     shutil.copy(Path(__file__).with_name("nbval_plugin.py"), root / "plugin" / "nbval_plugin.py")
     etc = root / "etc"
