@@ -47,7 +47,8 @@ def write_feedback(results, directory):
             for note in result.notes:
                 lines.append(f"- other cell that failed with your answers: {markdown(note)}")
             lines.append("")
-        path = directory / f"{student}.md"
+        name = student.replace("/", "_").replace("\0", "_")  # a folder name has neither, but stay inside
+        path = directory / f"{name if name not in ('', '.', '..') else '_'}.md"
         path.write_text("\n".join(lines), encoding="utf-8")
         written.append(path)
     return written

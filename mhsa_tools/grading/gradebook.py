@@ -123,7 +123,9 @@ def exercise_rows(student, lesson, nb, answers, records, overrun, ended, options
 def write_csv(results, path):
     """Write grades.csv: one row per (student, lesson, exercise)."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        # As OWASP advises: every text cell quoted (a carriage return in a name cannot break a row)
+        # and none starting a formula.
+        writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
         writer.writerow(CSV_COLUMNS)
         for result in results:
             for row in result.rows:

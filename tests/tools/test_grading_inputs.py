@@ -174,7 +174,7 @@ def test_feedback_and_summary_show_text_not_markup(tmp_path):
     rows = [Row(name, "10_alpha", "10.1", 0, 2, "error", "answer cell: <script>alert(1)</script> ![x](http://t/p.png)")]
     results = Results([Result(name, "10_alpha.ipynb", rows)], skipped=[])
     feedback = grading.write_feedback(results, tmp_path)[0].read_text(encoding="utf-8")
-    assert "# Feedback for &lt;b&gt;ann&lt;/b&gt;\\x1b\\[2J" in feedback
+    assert "# Feedback for &lt;b&gt;ann&lt;/b&gt;\\\\x1b\\[2J" in feedback  # renders as \x1b[2J
     assert "&lt;script&gt;alert(1)&lt;/script&gt; !\\[x\\](http://t/p.png)" in feedback
     assert "\x1b" not in grading.summary_table(results)
 
