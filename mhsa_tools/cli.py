@@ -134,7 +134,7 @@ def _add_slides(commands):
     slides.set_defaults(handler=_slides)
 
 
-_BENCHMARKS = ("attention", "training", "course", "dispatch")
+_BENCHMARKS = ("attention", "training", "course", "dispatch", "grading")
 
 
 def _bench(args):
@@ -161,7 +161,7 @@ def _add_bench(commands):
     bench.add_argument("benchmark", nargs="?", default="attention", choices=(*_BENCHMARKS, "all"),
                        help="attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
                             "course: each lesson's run time; dispatch: eager CPU with vs without "
-                            "launch_blocking; all: the four")
+                            "launch_blocking; grading: the sandbox's cost, side by side; all: the five")
     bench.add_argument("--quick", action="store_true", help="fewer shapes / epochs (course: MHSA_MS_FAST=1)")
     bench.add_argument("--out", default=None, help="folder of the JSON results (default benchmarks/results)")
     bench.set_defaults(handler=_bench)

@@ -28,7 +28,7 @@ from .execute import GradeOptions, run_graded_notebook
 from .feedback import write_feedback
 from .gradebook import INTERRUPTED, Result, Results, Row, describe_cell, exercise_rows, short, summary_table, write_csv
 from .graded_notebook import build_graded_notebook
-from .limits import remove_stale_cgroups
+from .limits import describe_limits, remove_stale_cgroups
 from .reference_lessons import load_lessons
 from .sandbox import SANDBOX_WARNING, SandboxUnavailable, describe_user, prepare_support, sandbox_available
 from .submissions import find_submissions, other_lesson_name, parse_submission, read_submission
@@ -123,7 +123,7 @@ def grade(submissions, lessons_dir="lessons", timeout=300.0, jobs=1, memory_mb=4
                 f"no usable sandbox for student code here ({why}); install bubblewrap (apt-get install "
                 f"bubblewrap) and see docs/grading-sandbox.md, or pass --no-sandbox to grade WITHOUT isolation "
                 f"(only notebooks you trust)")
-        isolation = f"sandboxed (bubblewrap), as {describe_user()}"
+        isolation = f"sandboxed (bubblewrap), as {describe_user()}, limits: {describe_limits()}"
     else:
         print(SANDBOX_WARNING, file=sys.stderr, flush=True)
         isolation = "NOT sandboxed (--no-sandbox)"

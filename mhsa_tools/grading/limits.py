@@ -210,6 +210,15 @@ def _rmdir(folder):
             time.sleep(0.05)
 
 
+def describe_limits():
+    """How submissions will be limited here, in words (makes and removes one cgroup to know)."""
+    cgroup = Cgroup.create(1 << 30)
+    if cgroup is None:
+        return f"rlimits (at most {TASKS} tasks) and a memory watchdog: no writable cgroup"
+    cgroup.remove()
+    return f"{cgroup.describe()} (memory and at most {TASKS} tasks per submission)"
+
+
 def remove_stale_cgroups():
     """Remove the empty cgroups left by graders that were killed (SIGKILL) before cleaning up."""
     parents = [_v2_parents()] + list((_v1_parents() or {}).values())

@@ -246,7 +246,9 @@ def test_no_attack_earns_a_point(hostile, attack):
         assert row.status in ("error", "crashed"), row
     else:
         assert row.status == "error" and row.message.startswith("answer cell: RuntimeError: blocked: "), row
-    assert all(row.status == "fail" for row in rows[1:]), rows  # forged records would make these pass
+    # forged records would make these pass; a hog the watchdog stops ends the whole notebook
+    assert all(row.status == "fail" or (attack in ("memory", "forkbomb") and row.status == "crashed")
+               for row in rows[1:]), rows
 
 
 def test_what_each_attack_reached(hostile):
@@ -363,7 +365,7 @@ for name in ("mhsa_ms", "mhsa_tools", "lessons", "tests", ".git", "README.md"): 
 for finder in sys.meta_path:  # the venv's editable install points at the repository: not visible
     for path in getattr(sys.modules.get(finder.__module__), "MAPPING", {}).values():
         assert not os.path.exists(path), path
-assert os.getuid() == 1000 and os.getgroups() == []
+assert os.getuid() == 1000 and set(os.getgroups()) <= {65534}  # the host's groups are not mapped in
 '''
 
 CASES = '''
