@@ -93,7 +93,8 @@ def main(argv=None):
     print(f"grading sandbox: fixed cost and one graded notebook ({lesson.name}), medians; load average {load:.1f}\n")
     print(table(["measurement", "sandboxed (s)", "without (s)", "difference (s)", "ratio"], [
         ["start + python -c pass", f"{start_cost['sandboxed']:.3f}", f"{start_cost['direct']:.3f}",
-         f"{start_cost['sandboxed'] - start_cost['direct']:.3f}", f"{start_cost['sandboxed'] / start_cost['direct']:.1f}"],
+         f"{start_cost['sandboxed'] - start_cost['direct']:.3f}",
+         f"{start_cost['sandboxed'] / start_cost['direct']:.1f}"],
         [f"grade one {lesson.stem}", f"{per_notebook['sandboxed']:.1f}", f"{per_notebook['--no-sandbox']:.1f}",
          f"{per_notebook['sandboxed'] - per_notebook['--no-sandbox']:.1f}",
          f"{per_notebook['sandboxed'] / per_notebook['--no-sandbox']:.2f}"],

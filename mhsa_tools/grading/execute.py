@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sandbox
-from .limits import TASKS, Cgroup, MemoryWatchdog
+from .limits import TASKS, Cgroup, MemoryWatchdog, descendants
 
 ANSWER_NAME = re.compile(r"^\d+\.\d+\.npz$")
 ANSWER_BYTES = 8 << 20
@@ -103,7 +103,8 @@ def run_graded_notebook(nb, workdir, cases_dir, options):
         else:
             command, env, cwd = _unsandboxed(run_dir, cases_dir, support, options, workdir)
         env["MHSA_MS_GRADE_MEMORY"] = str(memory)
-        env["MHSA_MS_GRADE_TASKS"] = str(TASKS)
+        # RLIMIT_NPROC counts per user namespace: only in the sandbox is it this submission's count
+        env["MHSA_MS_GRADE_TASKS"] = str(TASKS if options.sandbox else 0)
         env["MHSA_MS_GRADE_DEADLINE"] = repr(time.time() + options.timeout)
         outcome = _run(command, env, cwd, memory, cgroup, options)
         outcome.limits = cgroup.describe() if cgroup else ("rlimits and a watchdog" if options.sandbox else "rlimits")
@@ -200,10 +201,15 @@ def _run(command, env, cwd, memory, cgroup, options):
     records_reader.start()
     log_reader.start()
 
-    def kill():
+    def kill():  # in the sandbox, its pid namespace ends with bubblewrap; without, the kernel has its own session
+        for pid in [process.pid] + descendants(process.pid)[1:]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
         if cgroup is not None:
             cgroup.kill_all()

@@ -174,5 +174,6 @@ def summary_table(results):
     text.append("exercises: " + ", ".join(f"{status} {counts[status]}" for status in STATUSES if status in counts))
     skipped = getattr(results, "skipped", ())
     if skipped:
-        text += ["", f"not graded ({len(skipped)}):"] + [f"  {visible(item.path)}: {visible(item.why)}" for item in skipped]
+        text += ["", f"not graded ({len(skipped)}):"]
+        text += [f"  {visible(item.path)}: {visible(item.why)}" for item in skipped]
     return "\n".join(text)

@@ -246,7 +246,8 @@ def _resident_bytes(pid):
     return sum(int(value) * 1024 for value in re.findall(r"^Rss(?:Anon|Shmem):\s+(\d+) kB", text, re.MULTILINE))
 
 
-def _descendants(pid):
+def descendants(pid):
+    """``pid`` and every process below it (from /proc; a process that left the tree is not found)."""
     children = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -281,7 +282,7 @@ class MemoryWatchdog(threading.Thread):
 
     def run(self):
         while not self._stop_event.wait(self.period):
-            used = sum(_resident_bytes(pid) for pid in _descendants(self.pid))
+            used = sum(_resident_bytes(pid) for pid in descendants(self.pid))
             self.peak = max(self.peak, used)
             if used > self.limit:
                 self.exceeded = True

@@ -236,19 +236,19 @@ def _student_notebooks(root, root_fd, student, lessons, skipped):
                 day = int(name[:2])
             lesson = by_day.get(day)
             if lesson is None:
-                found.append(Submission(student, path, parts, None, problem or f"{name} is not a lesson of this course"))
+                problem = problem or f"{name} is not a lesson of this course"
+                found.append(Submission(student, path, parts, None, problem))
                 continue
         submission = Submission(student, path, parts, lesson, problem)
         rank = (bool(problem), stem != lesson.name, len(inner), inner)
         if lesson.name in chosen:
             kept_rank, kept = chosen[lesson.name]
-            if rank < kept_rank:
+            if rank < kept_rank:  # this one is graded, the one kept so far is the second copy
                 chosen[lesson.name] = (rank, submission)
                 submission, kept = kept, submission
-            else:
-                kept = chosen[lesson.name][1]
             why = f"a second copy of lesson {lesson.name} (graded: {'/'.join(kept.parts)})"
-            skipped.append(Skipped("/".join(submission.parts), why + (f"; {submission.problem}" if submission.problem else "")))
+            why += f"; {submission.problem}" if submission.problem else ""
+            skipped.append(Skipped("/".join(submission.parts), why))
             continue
         chosen[lesson.name] = (rank, submission)
     found += [submission for _, submission in chosen.values()]

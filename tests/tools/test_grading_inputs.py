@@ -243,3 +243,27 @@ def test_interrupt_stops_at_once_and_writes_what_was_graded(tmp_path, student, h
     time.sleep(1)
     assert not [pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     assert not re.search(r"^\s*c_queued\s+1/1", out.decode(), re.MULTILINE)
+
+
+def test_what_a_killed_grader_left_is_removed_by_the_next(tmp_path, monkeypatch):
+    import tempfile
+
+    from mhsa_tools.grading import limits
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = 2**22 + 17  # above pid_max's default: no such process
+    (tmp_path / f"{grading.TEMP_PREFIX}{dead}-abc" / "job0").mkdir(parents=True)
+    (tmp_path / f"{grading.TEMP_PREFIX}{os.getpid()}-def").mkdir()  # a live grader's: kept
+    (tmp_path / "mhsa-ms-grade-notes").mkdir()  # not one of ours: kept
+    grading.remove_stale_temp()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [f"{grading.TEMP_PREFIX}{os.getpid()}-def",
+                                                                 "mhsa-ms-grade-notes"]
+    cgroup = limits.Cgroup.create(1 << 30)
+    if cgroup is None:
+        pytest.skip("no writable cgroup here (not root): nothing of a dead grader to remove")
+    stale = [os.path.join(os.path.dirname(folder), f"{limits.PREFIX}-{dead}-1") for folder in cgroup.dirs]
+    cgroup.remove()
+    for folder in stale:
+        os.mkdir(folder)
+    limits.remove_stale_cgroups()
+    assert not [folder for folder in stale if os.path.exists(folder)]

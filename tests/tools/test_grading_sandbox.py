@@ -174,7 +174,8 @@ def hostile(tmp_path_factory):
               "skeleton": skeleton()}
     attacks = ("remount", "read", "forge", "shm", "disk", "memory", "forkbomb", "network")
     for attack in attacks:
-        write(with_answers(alpha, {"10.1": hostile_cells.cell(attack, **values)}), subs / f"h_{attack}" / "10_alpha.ipynb")
+        write(with_answers(alpha, {"10.1": hostile_cells.cell(attack, **values)}),
+              subs / f"h_{attack}" / "10_alpha.ipynb")
     write_targets = {"classmate": str(classmate), "lesson": str(lessons / "10_alpha.ipynb"), "victim": str(victim),
                      "grades": str(grades)}
     write(with_answers(alpha, {"10.1": hostile_cells.cell("write", targets=write_targets)}),
@@ -400,7 +401,8 @@ def test_package_view_cases_and_answers(tmp_path):
     (cases / "input.txt").write_text("21")
     options = execute.GradeOptions(timeout=120, memory_mb=2048)
     outcome = execute.run_graded_notebook(nb, tmp_path / "job", cases, options)
-    assert [outcome.records[index]["status"] for index in (0, 1)] == ["ok", "ok"], [outcome.records[i].get("message") for i in (0, 1)]
+    assert [outcome.records[index]["status"] for index in (0, 1)] == ["ok", "ok"], \
+        [outcome.records[index].get("message") for index in (0, 1)]
     assert sorted(outcome.answers) == ["10.1.npz", "10.6.npz", "10.7.npz", "10.8.npz"]  # 9 MiB 10.2 dropped
     assert outcome.answers["10.1.npz"] == b"answer:21"
     assert sum(map(len, outcome.answers.values())) <= execute.ANSWERS_TOTAL
