@@ -41,10 +41,13 @@ MEMORY_MB = 4096
 FORMULA_NAME = "=cmd|' -C calc'!A0"
 ANSI_NAME = "h_\x1b[31mred\x1b]0;pwned\x07"
 
-pytestmark = pytest.mark.skipif(
-    not sandbox.sandbox_available()[0],
-    reason="needs bubblewrap (Debian/Ubuntu package 'bubblewrap': apt-get install bubblewrap): "
-           + sandbox.sandbox_available()[1])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def usable_sandbox(system_commands):
+    """Every test here needs the sandbox: skipped without bubblewrap, naming it and its install command."""
+    system_commands("bubblewrap")
+    assert sandbox.sandbox_available() == (True, ""), "bubblewrap is installed but cannot create a sandbox here"
 
 
 def digest_tree(root):
@@ -149,7 +152,7 @@ def venv_state():
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+def hostile(tmp_path_factory, usable_sandbox):
     tmp = tmp_path_factory.mktemp("hostile")
     lessons = tmp / "lessons"
     lessons.mkdir()
