@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import sandbox
@@ -59,7 +59,7 @@ class RunOutcome:
     records: code-cell index -> the plugin's record; answers: file name -> bytes (see the module
     docstring); overrun: the run passed its time limit; ended: how the grading process ended (for
     checks that never ran); memory_peak_mb / oom_kills: what the limits saw (None / 0 when not
-    measured); cancelled: stopped by ``options.cancel``.
+    measured); cancelled: stopped by ``options.cancel``; limits: which limits applied, in words.
     """
 
     records: dict
@@ -70,7 +70,6 @@ class RunOutcome:
     oom_kills: int = 0
     cancelled: bool = False
     limits: str = ""
-    details: dict = field(default_factory=dict)
 
 
 def run_graded_notebook(nb, workdir, cases_dir, options):
@@ -167,7 +166,7 @@ class _BoundedReader(threading.Thread):
     def __init__(self, fd, keep_head=0, keep_tail=0):
         super().__init__(daemon=True)
         self.fd, self.keep_head, self.keep_tail = fd, keep_head, keep_tail
-        self.head, self.tail, self.total = bytearray(), bytearray(), 0
+        self.head, self.tail = bytearray(), bytearray()
 
     def run(self):
         while True:
@@ -177,7 +176,6 @@ class _BoundedReader(threading.Thread):
                 break
             if not chunk:
                 break
-            self.total += len(chunk)
             if len(self.head) < self.keep_head:
                 self.head += chunk[: self.keep_head - len(self.head)]
             if self.keep_tail:
@@ -259,7 +257,6 @@ def _run(command, env, cwd, memory, cgroup, options):
             if record.get("status") == "crashed" and "SIGKILL" in record.get("message", ""):
                 record["message"] += note
         outcome.ended += note
-    outcome.details = {"record_bytes": records_reader.total, "log_bytes": log_reader.total}
     return outcome
 
 
