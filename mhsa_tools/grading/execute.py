@@ -115,14 +115,7 @@ def run_graded_notebook(nb, workdir, cases_dir, options):
 
 def _sandboxed(run_dir, cases_dir, support, options, cgroup):
     s = sandbox
-    env = s.minimal_env({
-        "HOME": f"{s.SCRATCH}/home", "TMPDIR": f"{s.SCRATCH}/tmp", "JUPYTER_RUNTIME_DIR": f"{s.SCRATCH}/runtime",
-        "JUPYTER_CONFIG_DIR": f"{s.SCRATCH}/jupyter", "JUPYTER_DATA_DIR": f"{s.SCRATCH}/jupyter",
-        "IPYTHONDIR": f"{s.SCRATCH}/ipython", "XDG_CACHE_HOME": f"{s.SCRATCH}/cache",
-        "MPLCONFIGDIR": f"{s.SCRATCH}/cache/matplotlib", "PYTHONPATH": f"{s.PACKAGE}:{s.PLUGIN}",
-        "MHSA_MS_GRADING_CASES": s.CASES, "MHSA_MS_GRADING_ANSWERS": s.ANSWERS,
-    })
-    _common_env(env)
+    env = _environment(s.SCRATCH, s.PACKAGE, s.PLUGIN, s.CASES, s.ANSWERS)
     mounts = s.allow_list(support, run_dir, cases_dir, options.font_caches)
     command = s.sandboxed_command(mounts, _pytest_argv(options.python, s.WORK), cgroup.procs_files if cgroup else ())
     return command, env, "/"
@@ -136,22 +129,22 @@ def _unsandboxed(run_dir, cases_dir, support, options, workdir):
         shutil.copy(run_dir / name, scratch / "work" / name)
     for cache in options.font_caches:
         shutil.copy(cache, scratch / "cache" / "matplotlib" / Path(cache).name)
-    env = sandbox.minimal_env({
-        "HOME": str(scratch / "home"), "TMPDIR": str(scratch / "tmp"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(scratch / "jupyter"), "JUPYTER_DATA_DIR": str(scratch / "jupyter"),
-        "IPYTHONDIR": str(scratch / "ipython"), "XDG_CACHE_HOME": str(scratch / "cache"),
-        "MPLCONFIGDIR": str(scratch / "cache" / "matplotlib"),
-        "PYTHONPATH": f"{Path(support) / 'package'}:{Path(support) / 'plugin'}",
-        "MHSA_MS_GRADING_CASES": str(cases_dir), "MHSA_MS_GRADING_ANSWERS": str(scratch / "answers"),
-    })
-    _common_env(env)
+    env = _environment(scratch, Path(support) / "package", Path(support) / "plugin", cases_dir, scratch / "answers")
     return _pytest_argv(options.python, str(scratch / "work")), env, str(scratch / "work")
 
 
-def _common_env(env):
-    env.update({"GLOG_v": "4", "IPYKERNEL_CELL_NAME": "<IPY-INPUT>", "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONSAFEPATH": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "JUPYTER_PLATFORM_DIRS": "1",
-                "MHSA_MS_FAST": os.environ.get("MHSA_MS_FAST", "1")})
+def _environment(scratch, package, plugin, cases, answers):
+    """The environment of a graded run: a fixed list (nothing of the grader's), folders under ``scratch``."""
+    return sandbox.minimal_env({
+        "HOME": f"{scratch}/home", "TMPDIR": f"{scratch}/tmp", "JUPYTER_RUNTIME_DIR": f"{scratch}/runtime",
+        "JUPYTER_CONFIG_DIR": f"{scratch}/jupyter", "JUPYTER_DATA_DIR": f"{scratch}/jupyter",
+        "IPYTHONDIR": f"{scratch}/ipython", "XDG_CACHE_HOME": f"{scratch}/cache",
+        "MPLCONFIGDIR": f"{scratch}/cache/matplotlib", "PYTHONPATH": f"{package}:{plugin}",
+        "MHSA_MS_GRADING_CASES": str(cases), "MHSA_MS_GRADING_ANSWERS": str(answers),
+        "GLOG_v": "4", "IPYKERNEL_CELL_NAME": "<IPY-INPUT>", "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONSAFEPATH": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "JUPYTER_PLATFORM_DIRS": "1",
+        "MHSA_MS_FAST": os.environ.get("MHSA_MS_FAST", "1"),
+    })
 
 
 def _pytest_argv(python, work):
