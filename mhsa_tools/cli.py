@@ -42,24 +42,42 @@ def _release(args):
 
 
 def _grade(args):
+    import signal
     from pathlib import Path
 
-    from .grading import grade, sandbox_available, summary_table, write_csv, write_feedback
+    from .grading import GradingInterrupted, grade, summary_table, write_csv, write_feedback
 
+    def terminate(signum, frame):  # SIGTERM stops grading like Ctrl-C
+        stopped.append("SIGTERM")
+        raise KeyboardInterrupt
+
+    stopped = []
+    previous = signal.signal(signal.SIGTERM, terminate)
+    status = 0
     try:
         results = grade(args.submissions, lessons_dir=args.lessons, timeout=args.timeout, jobs=args.jobs,
-                        memory_mb=args.memory)
+                        memory_mb=args.memory, sandbox=not args.no_sandbox)
     except ValueError as exc:
         print(f"mhsa-ms grade: error: {exc}", file=sys.stderr)
         return 2
+    except GradingInterrupted as exc:
+        results = exc.results
+        status = 143 if stopped else 130
+    except KeyboardInterrupt:
+        print("mhsa-ms grade: interrupted before grading started; nothing written", file=sys.stderr)
+        return 143 if stopped else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     write_csv(results, args.out)
     feedback = Path(args.feedback) if args.feedback else Path(args.out).with_name("feedback")
     write_feedback(results, feedback)
     print(summary_table(results))
-    print(f"\nwrote {args.out} and {feedback}/<student>.md")
-    if not sandbox_available()[0]:
-        print("WARNING: graded WITHOUT a sandbox (bubblewrap not usable): see the warning above")
-    return 0
+    print(f"\nwrote {args.out} and {feedback}/<student>.md; student code ran {results.sandbox}")
+    if results.interrupted:
+        left = sum(1 for result in results if any(row.status == "interrupted" for row in result.rows))
+        print(f"INTERRUPTED by {stopped[0] if stopped else 'Ctrl-C'}: {left} notebook(s) not graded "
+              f"(status 'interrupted' in {args.out})", file=sys.stderr)
+    return status
 
 
 def _add_grading(commands):
@@ -74,9 +92,12 @@ def _add_grading(commands):
     grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     grade.add_argument("--memory", type=int, default=4096,
-                       help="memory limit of a submission's kernel in MiB (default 4096, 0: none)")
+                       help="memory limit of a submission in MiB, all its processes together (default 4096, 0: none)")
     grade.add_argument("--feedback", default=None, help="folder of per-student feedback (default: feedback/ "
                        "beside --out)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code WITHOUT the bubblewrap sandbox (only for notebooks you trust); "
+                            "without this flag, grading refuses to start when no sandbox can be made")
     grade.set_defaults(handler=_grade)
 
 
@@ -113,7 +134,7 @@ def _add_slides(commands):
     slides.set_defaults(handler=_slides)
 
 
-_BENCHMARKS = ("attention", "training", "course", "dispatch")
+_BENCHMARKS = ("attention", "training", "course", "dispatch", "grading")
 
 
 def _bench(args):
@@ -140,7 +161,7 @@ def _add_bench(commands):
     bench.add_argument("benchmark", nargs="?", default="attention", choices=(*_BENCHMARKS, "all"),
                        help="attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
                             "course: each lesson's run time; dispatch: eager CPU with vs without "
-                            "launch_blocking; all: the four")
+                            "launch_blocking; grading: the sandbox's cost, side by side; all: the five")
     bench.add_argument("--quick", action="store_true", help="fewer shapes / epochs (course: MHSA_MS_FAST=1)")
     bench.add_argument("--out", default=None, help="folder of the JSON results (default benchmarks/results)")
     bench.set_defaults(handler=_bench)

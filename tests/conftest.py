@@ -44,3 +44,15 @@ def system_commands(system_packages):
         return paths
 
     return require
+
+
+GRADING_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "grading_lessons"
+
+
+@pytest.fixture(scope="module")
+def fixture_lesson_checks():
+    """The checks of the grading fixture lessons (days 10 and 11) live beside them; the referee
+    finds them through MHSA_MS_EXTRA_CHECKS (never passed on to a student's kernel)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MHSA_MS_EXTRA_CHECKS", str(GRADING_FIXTURES))
+        yield

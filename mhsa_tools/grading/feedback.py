@@ -1,7 +1,12 @@
-"""Per-student feedback in Markdown: exercise by exercise, what passed and why not."""
+"""Per-student feedback in Markdown: exercise by exercise, what passed and why not.
+
+Names and messages come from the student's files and code: they are escaped (:func:`.text.markdown`),
+so the file shows them as text, never as HTML, links, images or escape sequences.
+"""
 from pathlib import Path
 
 from .gradebook import STATUSES
+from .text import markdown
 
 
 _ADVICE = {
@@ -12,6 +17,7 @@ _ADVICE = {
     "missing": "the answer cell was not found: answer inside the cell the lesson gave you "
                "(its metadata identifies the exercise) and keep the function name.",
     "unreadable": "the file is not a notebook of this course: save it from Jupyter (File > Save) and submit it again.",
+    "interrupted": "grading stopped before your notebook ran; it will be graded again.",
 }
 
 
@@ -24,24 +30,25 @@ def write_feedback(results, directory):
         by_student.setdefault(result.student, []).append(result)
     written = []
     for student, items in by_student.items():
-        lines = [f"# Feedback for {student}", ""]
+        lines = [f"# Feedback for {markdown(student)}", ""]
         for result in items:
             lesson = result.rows[0].lesson if result.rows else result.file
             got = sum(row.points for row in result.rows)
             total = sum(row.max_points for row in result.rows)
-            lines += [f"## {lesson} ({result.file}): {got} / {total} points", "",
+            lines += [f"## {markdown(lesson)} ({markdown(result.file)}): {got} / {total} points", "",
                       "| exercise | points | status | message |", "|---|---|---|---|"]
             for row in result.rows:
-                message = row.message.replace("|", "\\|")
-                lines.append(f"| {row.exercise or '-'} | {row.points} / {row.max_points} | {row.status} | {message} |")
+                lines.append(f"| {markdown(row.exercise or '-')} | {row.points} / {row.max_points} | {row.status} "
+                             f"| {markdown(row.message)} |")
             lines.append("")
             for status in STATUSES:
                 if status in {row.status for row in result.rows} and status != "pass":
                     lines.append(f"- **{status}**: {_ADVICE[status]}")
             for note in result.notes:
-                lines.append(f"- other cell that failed with your answers: {note}")
+                lines.append(f"- other cell that failed with your answers: {markdown(note)}")
             lines.append("")
-        path = directory / f"{student}.md"
+        name = student.replace("/", "_").replace("\0", "_")  # a folder name has neither, but stay inside
+        path = directory / f"{name if name not in ('', '.', '..') else '_'}.md"
         path.write_text("\n".join(lines), encoding="utf-8")
         written.append(path)
     return written

@@ -2,14 +2,18 @@
 
 Where the kernel recorded no answer for an exercise (its answer cell raised, it timed out, the
 kernel died, the check cell was replaced), the nbval records say what happened instead.
+Student-controlled text is made safe where it is shown (:mod:`.text`): CSV cells cannot start a
+formula, the printed summary carries no terminal escape.
 """
 import csv
 import re
 from dataclasses import dataclass, field
 
 from ..notebooks import exercise_meta
+from .text import csv_cell, visible
 
-STATUSES = ("pass", "fail", "error", "timeout", "crashed", "missing", "unreadable")
+STATUSES = ("pass", "fail", "error", "timeout", "crashed", "missing", "unreadable", "interrupted")
+INTERRUPTED = "grading was interrupted before this notebook was graded; grade it again"
 CSV_COLUMNS = ("student", "lesson", "exercise", "points", "max_points", "status", "message")
 MESSAGE_CHARS = 200
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -43,8 +47,8 @@ class Result:
 
 
 def short(text):
-    text = _ANSI.sub("", str(text))
-    text = " ".join(text.split())
+    """One line of at most MESSAGE_CHARS characters, escape sequences removed, control characters shown."""
+    text = visible(" ".join(_ANSI.sub("", str(text)).split()))
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
 
 
@@ -124,15 +128,27 @@ def exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, othe
 def write_csv(results, path):
     """Write grades.csv: one row per (student, lesson, exercise)."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        # As OWASP advises: every text cell quoted (a carriage return in a name cannot break a row)
+        # and none starting a formula.
+        writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
         writer.writerow(CSV_COLUMNS)
         for result in results:
             for row in result.rows:
-                writer.writerow(row.as_list())
+                writer.writerow([csv_cell(value) for value in row.as_list()])
+
+
+class Results(list):
+    """The Results of a grading run, in a fixed order, with what was not graded:
+    ``skipped`` (:class:`.submissions.Skipped`), ``interrupted`` (Ctrl-C or SIGTERM),
+    ``sandbox`` (how submissions were isolated, in words)."""
+
+    def __init__(self, items=(), skipped=(), interrupted=False, sandbox=""):
+        super().__init__(items)
+        self.skipped, self.interrupted, self.sandbox = list(skipped), interrupted, sandbox
 
 
 def summary_table(results):
-    """A plain-text table: one line per student, points per lesson and in total."""
+    """A plain-text table: one line per student, points per lesson and in total; then what was skipped."""
     lessons = sorted({row.lesson for result in results for row in result.rows})
     students = sorted({result.student for result in results})
     cells = {}
@@ -140,10 +156,10 @@ def summary_table(results):
         for row in result.rows:
             got, total = cells.get((result.student, row.lesson), (0, 0))
             cells[(result.student, row.lesson)] = (got + row.points, total + row.max_points)
-    header = ["student"] + lessons + ["total"]
+    header = ["student"] + [visible(lesson) for lesson in lessons] + ["total"]
     table = [header]
     for student in students:
-        line = [student]
+        line = [visible(student)]
         got_all = total_all = 0
         for lesson in lessons:
             if (student, lesson) in cells:
@@ -161,4 +177,8 @@ def summary_table(results):
             counts[row.status] = counts.get(row.status, 0) + 1
     text.append("")
     text.append("exercises: " + ", ".join(f"{status} {counts[status]}" for status in STATUSES if status in counts))
+    skipped = getattr(results, "skipped", ())
+    if skipped:
+        text += ["", f"not graded ({len(skipped)}):"]
+        text += [f"  {visible(item.path)}: {visible(item.why)}" for item in skipped]
     return "\n".join(text)

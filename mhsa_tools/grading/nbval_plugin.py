@@ -15,13 +15,27 @@
   record says whether it ran, raised, timed out or killed the kernel;
 - stream outputs are capped so that a cell printing megabytes stays cheap;
 - the memory limit ``MHSA_MS_GRADE_MEMORY`` (bytes, RLIMIT_DATA) is applied
-  to the kernel process only;
+  to the kernel process only, which is also made the OOM killer's first choice;
+  ``MHSA_MS_GRADE_TASKS`` (RLIMIT_NPROC) bounds processes and threads of this
+  sandbox (the count is per user namespace); no core files;
 - one JSON line per code cell is written to the file descriptor named by
-  ``MHSA_MS_GRADE_FD`` (inherited from the grader, closed in the kernel).
+  ``MHSA_MS_GRADE_FD`` (inherited from the grader; closed in the kernel, which
+  cannot reach it through /proc either: this process is not dumpable);
+- at the end, the answer files in ``$MHSA_MS_GRADING_ANSWERS`` go to the same
+  descriptor, one JSON line each (``{"answer": name, "base64": ...}``): regular
+  files only (no symlink followed), names ``<id>.npz``, bounded in size; the
+  grader checks them again.
+
+The grading variables but the two folders are removed from the environment
+before the kernel starts.
 """
+import base64
 import ctypes
 import json
 import os
+import re
+import resource
+import stat
 import sys
 import time
 from queue import Empty
@@ -32,10 +46,13 @@ from nbval import plugin as _nbval_plugin
 
 STREAM_CAP = 20_000  # characters kept of one stream message (head and tail)
 POLL_S = 0.2
+ANSWER_NAME = re.compile(r"^\d+\.\d+\.npz$")  # as mhsa_tools.grading.execute, which checks again
+ANSWER_BYTES, ANSWERS_TOTAL = 8 << 20, 32 << 20
 
-_deadline = float(os.environ.get("MHSA_MS_GRADE_DEADLINE", "inf"))
-_memory = int(os.environ.get("MHSA_MS_GRADE_MEMORY", "0"))
-_fd = int(os.environ.get("MHSA_MS_GRADE_FD", "-1"))
+_deadline = float(os.environ.pop("MHSA_MS_GRADE_DEADLINE", "inf"))
+_memory = int(os.environ.pop("MHSA_MS_GRADE_MEMORY", "0"))
+_tasks = int(os.environ.pop("MHSA_MS_GRADE_TASKS", "0"))
+_fd = int(os.environ.pop("MHSA_MS_GRADE_FD", "-1"))
 
 
 class KernelDied(RuntimeError):
@@ -44,7 +61,9 @@ class KernelDied(RuntimeError):
 
 def _emit(record):
     if _fd >= 0:
-        os.write(_fd, (json.dumps(record) + "\n").encode())
+        data = memoryview((json.dumps(record) + "\n").encode())
+        while data:
+            data = data[os.write(_fd, data):]
 
 
 def _kernel_exit(kernel):
@@ -164,14 +183,47 @@ def _runtest(self):
 
 def _kernel_spec(self, kernel_name):
     spec = _original_get_kernel_spec(self, kernel_name)
-    if _memory > 0:
-        limit = (
-            "import os, resource, sys; "
-            f"resource.setrlimit(resource.RLIMIT_DATA, ({_memory}, {_memory})); "
-            "os.execv(sys.argv[1], sys.argv[1:])"
-        )
-        spec.argv = [sys.executable, "-c", limit] + list(spec.argv)
+    limit = "resource.setrlimit(resource.RLIMIT_DATA, ({0}, {0})); ".format(_memory) if _memory > 0 else ""
+    start = (
+        "import os, resource, sys; "
+        + limit
+        + "open('/proc/self/oom_score_adj', 'w').write('1000'); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    spec.argv = [sys.executable, "-c", start] + list(spec.argv)
     return spec
+
+
+def _answer_files(folder):
+    """(name, bytes) of the answer files in ``folder``: regular files named ``<id>.npz``, never
+    through a symlink, each at most ANSWER_BYTES and ANSWERS_TOTAL together."""
+    if not folder:
+        return
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder) if ANSWER_NAME.match(entry.name))
+    except OSError:
+        return
+    total = 0
+    for name in names:
+        try:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > ANSWER_BYTES or total + info.st_size > ANSWERS_TOTAL:
+                continue
+            data = os.read(fd, ANSWER_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(data) <= ANSWER_BYTES and total + len(data) <= ANSWERS_TOTAL:
+            total += len(data)
+            yield name, data
+
+
+def pytest_sessionfinish(session):
+    for name, data in _answer_files(os.environ.get("MHSA_MS_GRADING_ANSWERS")):
+        _emit({"answer": name, "base64": base64.b64encode(data).decode("ascii")})
 
 
 _original_get_kernel_spec = _nbval_kernel.NbvalKernelspecManager.get_kernel_spec
@@ -180,10 +232,11 @@ _original_get_kernel_spec = _nbval_kernel.NbvalKernelspecManager.get_kernel_spec
 def pytest_configure(config):
     # Keep the learner's kernel (same user) from reading this process's
     # file descriptors and memory through /proc.
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    except (OSError, AttributeError):
-        pass
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 0
+        raise pytest.UsageError("cannot make the grading process non-dumpable")
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if _tasks > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (_tasks, _tasks))
     _nbval_kernel.RunningKernel.await_reply = _await_reply
     _nbval_kernel.RunningKernel.get_message = _get_message
     _nbval_kernel.NbvalKernelspecManager.get_kernel_spec = _kernel_spec

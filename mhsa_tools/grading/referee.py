@@ -29,7 +29,7 @@ class Referee:
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
             [python, "-m", "mhsa_ms.course.referee"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._log, env={**os.environ, "GLOG_v": "4"})
+            stderr=self._log, env={**os.environ, "GLOG_v": "4"}, start_new_session=True)  # Ctrl-C is the grader's to handle
 
     def _ask(self, **request):
         with self._lock:
