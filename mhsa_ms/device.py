@@ -86,9 +86,11 @@ def use_device(target="auto"):
                 f"device {device!r} is not available in this MindSpore install; "
                 f"available: {', '.join(backends)}"
             )
-    from .model.functional import use_fused_attn
+    from .model.functional import compute_dtypes, use_fused_attn
+    from .model.vit import use_patch_matmul
 
-    use_fused_attn.cache_clear()  # the fused-attention decision depends on the device
+    for decision in (use_fused_attn, compute_dtypes, use_patch_matmul):
+        decision.cache_clear()  # decisions that depend on the device
     if _chosen_device == device:
         return device
     if _chosen_device is not None:
