@@ -127,6 +127,14 @@ def check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
 
 
+def check_choice_any_case(name, value, choices):
+    """A string equal to one of ``choices`` up to case ("cpu" for "CPU")."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {tuple(choices)} (any case), got {_got(value)}")
+    if value.lower() not in [choice.lower() for choice in choices]:
+        raise ValueError(f"{name} must be one of {tuple(choices)} (any case), got {value!r}")
+
+
 def check_text(name, value):
     """A non-empty string (not only spaces)."""
     if not isinstance(value, str):
@@ -206,11 +214,10 @@ def check_float_dtype(name, dtype, allowed, where):
 
 # --- shapes -------------------------------------------------------------------------------------
 
-def check_divisible(name, value, divisor_name, divisor):
+def check_divisible(name, value, divisor_name, divisor, reason=""):
+    """``value % divisor == 0``; ``reason`` (optional) says why, after the expectation."""
     if value % divisor != 0:
-        raise ValueError(
-            f"{name}={value} must be divisible by {divisor_name}={divisor}"
-        )
+        raise ValueError(f"{name}={value} must be divisible by {divisor_name}={divisor}" + (f" {reason}" if reason else ""))
 
 
 def check_rank(name, shape, rank, layout):
@@ -218,6 +225,24 @@ def check_rank(name, shape, rank, layout):
         raise ValueError(
             f"{name} must be {rank}-D {layout}, got shape {tuple(shape)} ({len(shape)}-D)"
         )
+
+
+def check_at_most(name, value, maximum, maximum_name):
+    """``value <= maximum``, e.g. no more tokens than a table has rows."""
+    if value > maximum:
+        raise ValueError(f"{name}={value} must be at most {maximum_name}={maximum}")
+
+
+def check_ndim_in(name, shape, allowed, layout, hint=""):
+    """len(shape) in ``allowed``; ``layout`` names the accepted forms, ``hint`` says how to get one."""
+    if len(shape) not in allowed:
+        raise ValueError(f"{name} must be {layout}, got shape {tuple(shape)}{hint}")
+
+
+def check_one_panel(shape, panels):
+    """``ax`` draws one map: weights (Nq, Nk) or (1, Nq, Nk)."""
+    if panels != 1:
+        raise ValueError(f"ax draws one (Nq, Nk) map; weights of shape {tuple(shape)} have {panels} panels")
 
 
 def check_rank_at_least(name, shape, rank, layout):

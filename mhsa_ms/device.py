@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from ._checks import check_seed
+from ._checks import check_choice_any_case, check_seed
 
 _PREFERENCE = ("Ascend", "GPU", "CPU")
 _TARGET_NAMES = {name.lower(): name for name in _PREFERENCE}
@@ -65,6 +65,7 @@ def use_device(target="auto"):
     ``benchmarks/dispatch.py``).
 
     Raises:
+        TypeError: ``target`` is not a string.
         ValueError: ``target`` is not one of the names above.
         RuntimeError: ``target`` is not available here, or another device was
             already chosen in this process.
@@ -72,10 +73,7 @@ def use_device(target="auto"):
     global _chosen_device
     import mindspore
 
-    if not isinstance(target, str) or (target.lower() != "auto" and target.lower() not in _TARGET_NAMES):
-        raise ValueError(
-            f"target must be 'auto', 'Ascend', 'GPU' or 'CPU', got {target!r}"
-        )
+    check_choice_any_case("target", target, ("auto",) + _PREFERENCE)
     backends = available_backends()
     if target.lower() == "auto":
         device = next(name for name in _PREFERENCE if name in backends)

@@ -19,6 +19,8 @@ Exercise 0.1: correct
 >>> mm.exercise_results(0)
 {'0.1': True}
 """
+from .._checks import check_callable, check_instance, check_int, check_text
+
 _results = {}
 
 
@@ -34,10 +36,9 @@ def check_exercise(exercise_id, test, hint):
     Returns nothing, so that a check cell shows only the verdict line;
     :func:`exercise_results` has the outcome.
     """
-    if not isinstance(exercise_id, str) or not exercise_id:
-        raise ValueError(f"exercise_id must be a non-empty string like '1.2', got {exercise_id!r}")
-    if not callable(test):
-        raise TypeError(f"test must be callable, got {type(test).__name__}")
+    check_text("exercise_id", exercise_id)
+    check_callable("test", test)
+    check_instance("hint", hint, str, "a string")
     try:
         test()
     except NotImplementedError:
@@ -54,5 +55,6 @@ def exercise_results(day=None):
     """Dict exercise id -> passed, for every check run in this process (optionally of one day)."""
     if day is None:
         return dict(_results)
+    check_int("day", day, minimum=0)
     prefix = f"{day}."
     return {key: value for key, value in _results.items() if key.startswith(prefix)}

@@ -136,11 +136,14 @@ class VisionTransformer(nn.Cell):
     Args:
         image_size, patch_size: an int (square) or a pair (height, width).
         in_channels, num_classes, embed_dim, depth, num_heads, mlp_ratio: the shape.
+        dropout: one probability for every dropout below that is not given
+            (as :class:`mhsa_ms.EncoderLayer`'s); 0 by default, as in timm.
         qkv_bias: biases on W^Q, W^K, W^V (timm's default True).
         layer_norm_eps: LayerNorm epsilon, 1e-6 as in ViT and timm.
-        pos_drop: dropout on the tokens after adding position embeddings.
-        attn_drop: dropout on the attention weights.
-        proj_drop: dropout after the attention's output projection and in the FFN.
+        pos_drop: dropout on the tokens after adding position embeddings (timm's pos_drop_rate).
+        attn_drop: dropout on the attention weights (timm's attn_drop_rate).
+        proj_drop: dropout after the attention's output projection and in the
+            FFN (timm's proj_drop_rate).
         drop_path: stochastic depth, rising linearly from 0 in the first layer to
             ``drop_path`` in the last (timm's ``drop_path_rate``).
         global_pool: "token" (the class token, after the final LayerNorm) or
@@ -153,11 +156,13 @@ class VisionTransformer(nn.Cell):
     """
 
     def __init__(self, image_size, patch_size, in_channels, num_classes, embed_dim, depth, num_heads,
-                 mlp_ratio=4.0, *, qkv_bias=True, layer_norm_eps=VIT_LAYER_NORM_EPS, pos_drop=0.0, attn_drop=0.0,
-                 proj_drop=0.0, drop_path=0.0, global_pool="token"):
+                 mlp_ratio=4.0, dropout=0.0, *, qkv_bias=True, layer_norm_eps=VIT_LAYER_NORM_EPS, pos_drop=None,
+                 attn_drop=None, proj_drop=None, drop_path=0.0, global_pool="token"):
         super().__init__()
         check_positive_int("num_classes", num_classes)
         check_positive_int("depth", depth)
+        check_probability("dropout", dropout)
+        pos_drop, attn_drop, proj_drop = (dropout if rate is None else rate for rate in (pos_drop, attn_drop, proj_drop))
         for name, value in (("pos_drop", pos_drop), ("attn_drop", attn_drop), ("proj_drop", proj_drop),
                             ("drop_path", drop_path)):
             check_probability(name, value)
