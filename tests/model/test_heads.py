@@ -152,3 +152,16 @@ def test_parity_with_mindspore_multihead_attention(case):
     np.testing.assert_allclose(our_mean.asnumpy(), their_mean.asnumpy(), rtol=0, atol=1e-6)
     _, their_heads = theirs(x, x, x, average_attn_weights=False, **options)
     np.testing.assert_allclose(weights.asnumpy(), their_heads.asnumpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [mm.MultiHeadAttention, mm.PerHeadAttention])
+def test_both_modules_take_need_weights_and_average_attn_weights(cls):
+    module = cls(12, 3)
+    x = tensor(np.random.default_rng(9).standard_normal((2, 4, 12)))
+    out, weights = module(x)
+    out_none, none = module(x, need_weights=False)
+    assert none is None
+    np.testing.assert_allclose(out_none.asnumpy(), out.asnumpy(), rtol=0, atol=1e-6)
+    _, averaged = module(x, average_attn_weights=True)
+    assert averaged.shape == (2, 4, 4)
+    np.testing.assert_allclose(averaged.asnumpy(), weights.asnumpy().mean(1), rtol=0, atol=1e-6)
