@@ -1,9 +1,12 @@
 # The two commands of the README: `make lab` and `make test`.
-# Each creates .venv if missing and installs requirements only when they changed.
+# Each creates .venv if missing and installs requirements only when they changed;
+# `make test` run as root on Debian/Ubuntu also installs the system packages some
+# tests need (system-packages.txt), once. Anyone else sees those tests skipped.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-packages
 
 # Quiet MindSpore's C++ logs (must be set before it is imported) and keep
 # IPython's cell file names stable, so nbval compares like with like.
@@ -20,6 +23,9 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(SYSTEM_STAMP): system-packages.txt | $(BIN)/python
+	@sh scripts/install-system-packages.sh system-packages.txt $(SYSTEM_STAMP)
+
 # (--allow-root where it runs as root, as in many cloud notebooks and containers)
 lab: $(STAMP)
 	$(BIN)/jupyter lab lessons/ $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -28,11 +34,11 @@ lab: $(STAMP)
 # the outputs nbval compares are the same either way.
 test test-lessons: export MHSA_MS_FAST := 1
 
-test: $(STAMP)
+test: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/python -m pytest --doctest-modules mhsa_ms mhsa_tools tests \
 	    --nbval lessons --nbval-sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-test-package: $(STAMP)
+test-package: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/python -m pytest --doctest-modules mhsa_ms mhsa_tools tests
 
 test-lessons: $(STAMP)
@@ -47,5 +53,5 @@ outputs: $(STAMP)
 
 # One self-contained, offline HTML deck per lesson: slides/NN_name.html, from the cells
 # marked with slideshow metadata (the first build runs `npm ci` for reveal.js and KaTeX).
-slides: $(STAMP)
+slides: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/mhsa-ms slides

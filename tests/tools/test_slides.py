@@ -2,12 +2,12 @@
 
 The browser tests open every committed deck (slides/NN_name.html) and a deck built
 from tests/fixtures/slides_fixture.ipynb with the network blocked, and save a
-screenshot of one slide per deck to slides/_build/screens/.  They skip when
-Chromium or ChromeDriver is not installed (.ci/run installs both).
+screenshot of one slide per deck to slides/_build/screens/.  Building needs Node.js and
+npm, the browser tests Chromium and ChromeDriver: without them those tests are skipped,
+naming the Debian packages (`make test` as root installs them; tests/conftest.py).
 """
 import json
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -77,22 +77,22 @@ def test_source_digest_follows_slide_cells_and_output_kinds():
     assert slides.source_digest(nb) != digest
 
 
-def _node_modules():
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js and npm are needed to build decks (apt-get install nodejs npm); .ci/run installs them")
+@pytest.fixture(scope="module")
+def node_modules(system_commands):
+    """reveal.js and KaTeX as pinned in package-lock.json (the first build runs `npm ci`)."""
+    system_commands("nodejs", "npm")
     return slides.ensure_assets()
 
 
 @pytest.fixture(scope="module")
-def fixture_deck():
+def fixture_deck(node_modules):
     """The fixture notebook's deck, built into a temporary folder."""
-    modules = _node_modules()
     with tempfile.TemporaryDirectory() as tmp:
-        yield slides.build_deck(FIXTURE, Path(tmp) / "slides_fixture.html", modules)
+        yield slides.build_deck(FIXTURE, Path(tmp) / "slides_fixture.html", node_modules)
 
 
-def test_build_is_reproducible_and_self_contained(fixture_deck, tmp_path):
-    again = slides.build_deck(FIXTURE, tmp_path / "again.html", slides.ensure_assets())
+def test_build_is_reproducible_and_self_contained(fixture_deck, node_modules, tmp_path):
+    again = slides.build_deck(FIXTURE, tmp_path / "again.html", node_modules)
     deck = fixture_deck.read_text(encoding="utf-8")
     assert again.read_text(encoding="utf-8") == deck
     # nothing to fetch: no script or style file, every src and CSS url() is inline data
@@ -105,23 +105,22 @@ def test_build_is_reproducible_and_self_contained(fixture_deck, tmp_path):
         assert marker not in deck
 
 
-def test_build_rejects_bad_notebooks(tmp_path):
-    modules = _node_modules()
+def test_build_rejects_bad_notebooks(node_modules, tmp_path):
     bad = nbformat.v4.new_notebook(cells=[_md("# Day 9: T", "slide"), _md("$$\\frac{1}{$$", "slide")])
     bad.metadata["mhsa_ms"] = {"day": 9, "title": "T"}
     nbformat.write(bad, tmp_path / "bad.ipynb")
     with pytest.raises(ValueError, match="does not render with KaTeX"):
-        slides.build_deck(tmp_path / "bad.ipynb", tmp_path / "bad.html", modules)
+        slides.build_deck(tmp_path / "bad.ipynb", tmp_path / "bad.html", node_modules)
     untitled = nbformat.v4.new_notebook(cells=[_md("# Something else", "slide")])
     untitled.metadata["mhsa_ms"] = {"day": 9, "title": "T9 title"}
     nbformat.write(untitled, tmp_path / "untitled.ipynb")
     with pytest.raises(ValueError, match="must show the lesson title"):
-        slides.build_deck(tmp_path / "untitled.ipynb", tmp_path / "untitled.html", modules)
+        slides.build_deck(tmp_path / "untitled.ipynb", tmp_path / "untitled.html", node_modules)
     unexecuted = nbformat.read(FIXTURE, as_version=4)
     unexecuted.cells[4].execution_count = None
     nbformat.write(unexecuted, tmp_path / "unexecuted.ipynb")
     with pytest.raises(ValueError, match="cell 4 is on a slide but was never executed"):
-        slides.build_deck(tmp_path / "unexecuted.ipynb", tmp_path / "unexecuted.html", modules)
+        slides.build_deck(tmp_path / "unexecuted.ipynb", tmp_path / "unexecuted.html", node_modules)
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=[nb.stem for nb in LESSONS])
@@ -139,12 +138,8 @@ def test_committed_deck_is_current(notebook):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    chromedriver = shutil.which("chromedriver")
-    if chromium is None or chromedriver is None:
-        pytest.skip("Chromium and ChromeDriver not found: install Debian's chromium and chromium-driver "
-                    "(apt-get install chromium chromium-driver) to test the slides; .ci/run does this")
+def browser(system_commands):
+    chromium, chromedriver = system_commands("chromium", "chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -213,6 +208,47 @@ document.fonts.ready.then(() => done([...document.fonts].map((f) => [f.family.re
 """
 
 
+# Chromium's own pages (chrome://new-tab-page and the like) show up in the performance log too.
+CHROMIUM_PAGES = ("chrome:", "chrome-untrusted:", "chrome-search:", "devtools:")
+
+
+def deck_traffic(events, url):
+    """From a performance log: (what the deck at ``url`` requested besides itself and inline data,
+    the loads that failed), leaving out the requests of and for Chromium's own pages."""
+    chromiums, requested = set(), set()
+    for event in events:
+        if event["method"] == "Network.requestWillBeSent":
+            params = event["params"]
+            target, page = params["request"]["url"], params.get("documentURL", "")
+            if target.startswith(CHROMIUM_PAGES) or page.startswith(CHROMIUM_PAGES):
+                chromiums.add(params["requestId"])
+            elif not target.startswith("data:") and target.split("#")[0] != url:
+                requested.add(target)
+    failed = [event["params"] for event in events
+              if event["method"] == "Network.loadingFailed" and event["params"]["requestId"] not in chromiums]
+    return requested, failed
+
+
+def test_deck_traffic_leaves_out_chromiums_own_pages():
+    deck = "file:///course/slides/01_self_attention.html"
+
+    def sent(request_id, target, page):
+        return {"method": "Network.requestWillBeSent",
+                "params": {"requestId": request_id, "request": {"url": target}, "documentURL": page}}
+
+    def failed(request_id):
+        return {"method": "Network.loadingFailed", "params": {"requestId": request_id, "errorText": "blocked"}}
+
+    events = [sent("1", deck, deck), sent("2", deck + "#/3", deck), sent("3", "data:font/woff2;base64,AA", deck),
+              sent("4", "chrome://new-tab-page/", "chrome://new-tab-page/"),
+              sent("5", "chrome://resources/js/x.js", "chrome://new-tab-page/"), failed("5")]
+    assert deck_traffic(events, deck) == (set(), [])
+    events += [sent("6", "https://cdn.example.org/reveal.js", deck), failed("6"), failed("7")]
+    assert deck_traffic(events, deck) == ({"https://cdn.example.org/reveal.js"},
+                                          [{"requestId": "6", "errorText": "blocked"},
+                                           {"requestId": "7", "errorText": "blocked"}])
+
+
 def _check_deck(driver, deck, notebook):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -242,10 +278,9 @@ def _check_deck(driver, deck, notebook):
     fonts = driver.execute_async_script(_FONTS_LOADED)
 
     # no request left the page: everything was the deck itself or inline data, and nothing failed
-    events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
-    requested = {e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"}
-    assert {u for u in requested if not u.startswith("data:") and u.split("#")[0] != url} == set()
-    assert [e["params"] for e in events if e["method"] == "Network.loadingFailed"] == []
+    requested, failed = deck_traffic([json.loads(entry["message"])["message"]
+                                      for entry in driver.get_log("performance")], url)
+    assert requested == set() and failed == []
     assert [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"] == []
 
     assert title.casefold() in " ".join(facts["first"].split()).casefold(), facts["first"]
