@@ -14,6 +14,8 @@ checks read only Python values, shapes and dtypes, so those called inside a
 import mindspore
 import numpy as np
 
+_FLOAT_DTYPES = (mindspore.float16, mindspore.float32, mindspore.float64, mindspore.bfloat16)
+
 
 def _got(value):
     """'float 2.0', 'str '8'': the type and the value, for a TypeError's message."""
@@ -49,9 +51,9 @@ def check_int(name, value, minimum=None, below=None, below_name=None):
 
 
 def check_positive_int(name, value):
-    """An int >= 1.  Under ``mindspore.jit`` too (Python ints only there)."""
+    """An int >= 1.  Under ``mindspore.jit`` too: a Python int passes the first test alone."""
     if isinstance(value, bool) or not isinstance(value, int):
-        if not _is_int(value):
+        if not _is_int(value):  # NumPy ints, outside jit
             raise TypeError(f"{name} must be an int, got {_got(value)}")
     if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value}")
@@ -63,7 +65,7 @@ def check_seed(seed, name="seed"):
 
 
 def check_int_pair(name, value):
-    """A positive int or a pair (rows, columns) of positive ints; returns the pair.
+    """A positive int or a pair (height, width) of positive ints; returns the pair.
 
     >>> check_int_pair("patch_size", 16), check_int_pair("patch_size", (16, 8))
     ((16, 16), (16, 8))
@@ -71,10 +73,10 @@ def check_int_pair(name, value):
     if _is_int(value):
         check_positive_int(name, int(value))
         return int(value), int(value)
-    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(_is_int(v) for v in value):
-        if isinstance(value, (tuple, list)) and all(_is_int(v) for v in value):
-            raise ValueError(f"{name} must be an int or a pair (height, width) of ints, got {value!r}")
+    if not isinstance(value, (tuple, list)) or not all(_is_int(v) for v in value):
         raise TypeError(f"{name} must be an int or a pair (height, width) of ints, got {_got(value)}")
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair (height, width) of ints, got {tuple(value)}")
     if min(value) <= 0:
         raise ValueError(f"{name} must hold positive ints, got {tuple(value)}")
     return int(value[0]), int(value[1])
@@ -104,9 +106,9 @@ def check_number(name, value, minimum=None, maximum=None, *, exclusive_minimum=F
 
 
 def check_probability(name, value):
-    """A dropout probability: a number in [0, 1)."""
+    """A dropout probability: a number in [0, 1).  Under ``mindspore.jit`` too, as :func:`check_positive_int`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if not _is_number(value):
+        if not _is_number(value):  # NumPy numbers, outside jit
             raise TypeError(f"{name} must be a float in [0, 1), got {_got(value)}")
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
@@ -198,8 +200,6 @@ def check_mask_dtype(name, mask, meaning):
         raise TypeError(f"{name} must be a boolean tensor ({meaning}) or a floating-point tensor "
                         f"(added to the attention scores), got dtype {mask.dtype}")
 
-
-_FLOAT_DTYPES = (mindspore.float16, mindspore.float32, mindspore.float64, mindspore.bfloat16)
 
 
 def check_float_dtype(name, dtype, allowed, where):

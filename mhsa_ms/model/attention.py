@@ -93,7 +93,18 @@ def _weights_out(weights, need_weights, average_attn_weights):
     return weights.mean(1) if average_attn_weights else weights
 
 
-_CALL_DOC = """
+class MultiHeadAttention(nn.Cell):
+    r"""Multi-head attention with fused projections W^Q, W^K, W^V (D x D) and W^O.
+
+    Args:
+        embed_dim: model width D, divisible by ``num_heads``.
+        num_heads: number of heads h; each has width d_h = D / h.
+        kdim, vdim: widths of key and value inputs (default D).
+        bias: add biases b_q, b_k, b_v, b_o.
+        dropout: dropout probability on the attention weights (training only).
+        qkv_bias: add b_q, b_k, b_v (default: ``bias``); timm's ``qkv_bias``,
+            with b_o following ``bias``.
+
     Call ``(query, key=None, value=None, key_padding_mask=None, need_weights=True,
     attn_mask=None, average_attn_weights=False, is_causal=False)``, the order and
     names of ``torch.nn.MultiheadAttention(batch_first=True)``:
@@ -110,25 +121,11 @@ _CALL_DOC = """
 
     The masks combine; their conventions, and the differences from torch
     (is_causal applies the mask itself, fully masked rows give zeros instead of
-    NaN, 2-D attn_mask refused when B = Nq > 1), are in :mod:`mhsa_ms.model.masks`.
+    NaN, a 2-D attn_mask is refused when B = Nq > 1), are in :mod:`mhsa_ms.model.masks`.
     Returns (out (B, Nq, D), weights): weights per head (B, h, Nq, Nk), or
     (B, Nq, Nk) averaged over heads with ``average_attn_weights=True``
     (torch's default is True), or None with ``need_weights=False``.
-"""
 
-
-class MultiHeadAttention(nn.Cell):
-    r"""Multi-head attention with fused projections W^Q, W^K, W^V (D x D) and W^O.
-
-    Args:
-        embed_dim: model width D, divisible by ``num_heads``.
-        num_heads: number of heads h; each has width d_h = D / h.
-        kdim, vdim: widths of key and value inputs (default D).
-        bias: add biases b_q, b_k, b_v, b_o.
-        dropout: dropout probability on the attention weights (training only).
-        qkv_bias: add b_q, b_k, b_v (default: ``bias``); timm's ``qkv_bias``,
-            with b_o following ``bias``.
-    """ + _CALL_DOC + r"""
     The lessons' call ``mha(x, mask=m)`` with a boolean ``mask``, True = may
     attend (the convention of :func:`mhsa_ms.scaled_dot_product_attention`,
     :func:`mhsa_ms.causal_mask` and :func:`mhsa_ms.padding_mask`), still works
@@ -284,10 +281,10 @@ class PerHeadAttention(nn.Cell):
 
     Each head i owns W_i^Q, W_i^K, W_i^V and runs its own attention; the h
     outputs are concatenated side by side per token and mixed by W^O.  Same
-    arguments, call (but the lessons' ``mask``) and results as
-    :class:`MultiHeadAttention`, to which it converts losslessly with
+    arguments, call (masks included, but the lessons' ``mask``) and results
+    as :class:`MultiHeadAttention`, to which it converts losslessly with
     :meth:`from_fused` / :meth:`to_fused`.
-    """ + _CALL_DOC + r"""
+
     >>> import numpy as np, mindspore as ms, mhsa_ms as mm
     >>> mha = mm.MultiHeadAttention(8, 2)
     >>> per_head = mm.PerHeadAttention.from_fused(mha)
