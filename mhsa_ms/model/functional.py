@@ -230,14 +230,14 @@ def attend(q, k, v, allowed=None, bias=None, dropout_p=0.0, training=False, need
 def compute_dtypes():
     """The input dtypes attention computes on the current device (decided once per process).
 
-    Measured with MindSpore 2.10 on CPU: float32 and float16; bfloat16 has no
-    CPU MatMul, BatchMatMul or Softmax kernel.  On GPU and Ascend bfloat16 is
-    let through (where a kernel lacks it, MindSpore says so itself).
-    :func:`mhsa_ms.use_device` resets the decision.
+    Measured with MindSpore 2.10 on CPU: float32, float16 and float64; bfloat16
+    has no CPU MatMul, BatchMatMul or Softmax kernel.  On GPU and Ascend every
+    float dtype is let through (where a kernel lacks one, MindSpore says so
+    itself).  :func:`mhsa_ms.use_device` resets the decision.
     """
     if mindspore.get_context("device_target") == "CPU":
-        return (mindspore.float32, mindspore.float16)
-    return (mindspore.float32, mindspore.float16, mindspore.bfloat16)
+        return (mindspore.float32, mindspore.float16, mindspore.float64)
+    return (mindspore.float32, mindspore.float16, mindspore.bfloat16, mindspore.float64)
 
 
 def check_compute_dtype(name, dtype):

@@ -3,8 +3,8 @@
 The attention modules cast their float32 weights to the input's dtype and keep
 the softmax in float32; whole layers and the ViT go to half precision the
 MindSpore way, ``cell.to_float(mindspore.float16)``.  Measured with MindSpore 2.10
-on CPU: float16 works; bfloat16 has no CPU MatMul/BatchMatMul/Softmax kernel, so
-it is refused up front with a TypeError naming the dtypes that work
+on CPU: float16 (and float64) work; bfloat16 has no CPU MatMul/BatchMatMul/Softmax
+kernel, so it is refused up front with a TypeError naming the dtypes that work
 (tests/model/test_errors.py).
 """
 import numpy as np
@@ -79,6 +79,15 @@ def test_layers_and_vit_in_half_precision_with_to_float(dtype):
     logits = vit(images.astype(dtype))
     assert logits.dtype == dtype
     assert np.abs(_f64(logits) - full_logits.asnumpy()).max() < 10 * HALF_ATOL[dtype]
+
+
+def test_float64_inputs_keep_their_dtype():
+    mha = randomize(mm.MultiHeadAttention(16, 4), 6)
+    query = _inputs()[0]
+    out, weights = mha(query.astype(mindspore.float64), is_causal=True)
+    full_out, _ = mha(query, is_causal=True)
+    assert out.dtype == mindspore.float64 and weights.dtype == mindspore.float64
+    np.testing.assert_allclose(out.asnumpy(), full_out.asnumpy(), rtol=0, atol=1e-5)
 
 
 @pytest.mark.skipif(ON_CPU, reason="MindSpore's CPU kernels have no bfloat16 MatMul: refused there "

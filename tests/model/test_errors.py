@@ -252,7 +252,7 @@ def test_input_dtypes():
 def test_bfloat16_refused_on_cpu_with_a_clear_error(cls):
     bf16 = _x(2, 3, 8).astype(mindspore.bfloat16)
     with pytest.raises(TypeError, match=r"query has dtype BFloat16, which this device's kernels do not compute "
-                                        r"attention in; use one of Float32, Float16"):
+                                        r"attention in; use one of Float32, Float16, Float64"):
         cls(8, 2)(bf16)
     with pytest.raises(TypeError, match=r"q has dtype BFloat16"):
         mm.scaled_dot_product_attention(bf16, bf16, bf16)
