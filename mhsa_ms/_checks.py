@@ -184,11 +184,6 @@ def check_int_array(name, values, low, high, high_name):
     return array.astype(np.int64)
 
 
-def check_tensor(name, value):
-    if not isinstance(value, mindspore.Tensor):
-        raise TypeError(f"{name} must be a mindspore.Tensor, got {type(value).__name__}")
-
-
 def check_boolean_mask(mask, name="mask", meaning="True = may attend"):
     if mask.dtype != mindspore.bool_:
         raise TypeError(f"{name} must be a boolean tensor ({meaning}), got dtype {mask.dtype}")
