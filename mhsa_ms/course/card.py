@@ -21,7 +21,6 @@ import os
 import pathlib
 import warnings
 
-
 from .._checks import check_choice, check_instance, check_int, check_text
 from .exercises import exercise_results
 
