@@ -11,9 +11,12 @@ also proves no other module raises TypeError or ValueError itself).  The
 checks read only Python values, shapes and dtypes, so those called inside a
 ``construct`` also run under ``mindspore.jit``, at compile time.
 """
+import re
+
 import mindspore
 import numpy as np
 
+_PYTHON_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FLOAT_DTYPES = (mindspore.float16, mindspore.float32, mindspore.float64, mindspore.bfloat16)
 
 
@@ -151,9 +154,23 @@ def check_instance(name, value, types, expected):
         raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
 
 
-def check_callable(name, value):
+def check_callable(name, value, expected="callable"):
     if not callable(value):
-        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+
+
+def check_pattern(name, value, pattern, example):
+    """A string matching the compiled regular expression ``pattern``, like ``example``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string like {example!r}, got {_got(value)}")
+    if not pattern.match(value):
+        raise ValueError(f"{name} must be a string like {example!r}, got {value!r}")
+
+
+def check_known(name, value, known, what):
+    """``value`` is one of ``known`` (names listed in the message): e.g. an exercise that has a check."""
+    if value not in known:
+        raise ValueError(f"{name} {value!r} has no {what}; known: {', '.join(known)}")
 
 
 def check_length(name, values, expected, expected_name):
@@ -323,6 +340,33 @@ def check_timm_keys(given, expected):
     if unknown:
         raise ValueError(f"state_dict has keys this VisionTransformer has no place for: {unknown} (layer scale, "
                          f"q/k norm, register tokens and pre-norm are not part of it)")
+
+
+def check_empty_folder(name, folder):
+    """An existing, empty folder (a pathlib.Path)."""
+    if not folder.is_dir() or any(folder.iterdir()):
+        raise ValueError(f"{name} {str(folder)!r} must be an existing empty folder")
+
+
+# --- the course's exercise checks and referee --------------------------------------------------
+
+def check_case_input(exercise_id, name, array):
+    """A case input of an exercise check: named like a Python variable, holding numbers."""
+    if not _PYTHON_NAME.match(name):
+        raise ValueError(f"exercise {exercise_id}: case input {name!r} must be named like a Python variable")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"exercise {exercise_id}: case input {name!r} must hold numbers, got dtype {array.dtype}")
+
+
+def check_checked_once(exercise_id, checked, module):
+    if exercise_id in checked:
+        raise ValueError(f"exercise {exercise_id} is checked twice ({module})")
+
+
+def check_prepared(prepared):
+    """The referee judges only what it prepared, once."""
+    if prepared is None:
+        raise ValueError("unknown token: prepare first (each preparation is judged once)")
 
 
 def check_not_combined(name, others_given, others):

@@ -1,4 +1,8 @@
-"""Gradebook rows: one per student x lesson x exercise, from the nbval records; grades.csv and the summary."""
+"""Gradebook rows: one per student x lesson x exercise, from the referee's verdicts; grades.csv and the summary.
+
+Where the kernel recorded no answer for an exercise (its answer cell raised, it timed out, the
+kernel died, the check cell was replaced), the nbval records say what happened instead.
+"""
 import csv
 import re
 from dataclasses import dataclass, field
@@ -8,7 +12,6 @@ from ..notebooks import exercise_meta
 STATUSES = ("pass", "fail", "error", "timeout", "crashed", "missing", "unreadable")
 CSV_COLUMNS = ("student", "lesson", "exercise", "points", "max_points", "status", "message")
 MESSAGE_CHARS = 200
-_VERDICT_PREFIX = re.compile(r"^Exercise \S+: ")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -57,14 +60,15 @@ def _first(records, status):
     return cells[0] if cells else None
 
 
-def exercise_rows(student, lesson, nb, answers, records, overrun, ended, options, other_lesson):
-    """One Row per exercise from the nbval records of the graded notebook."""
+def exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, other_lesson):
+    """One Row per exercise: the referee's verdict, else what the nbval records of the run say."""
     code_index = {}
     position = 0
     for index, cell in enumerate(lesson.nb.cells):
         if cell.cell_type == "code":
             code_index[index] = position
             position += 1
+    records = outcome.records
     rows = []
     for exercise in lesson.exercises:
         answer, check = code_index[exercise.answer], code_index[exercise.check]
@@ -79,28 +83,31 @@ def exercise_rows(student, lesson, nb, answers, records, overrun, ended, options
             rows.append(row("missing", where))
             continue
         found = "" if how == "metadata" else " (answer cell found by its function name)"
-        check_record = records.get(check)
-        answer_record = records.get(answer, {})
-        if check_record is not None and check_record.get("status") == "ok":
+        verdict = verdicts.get(exercise.id, {})
+        if verdict.get("status") == "pass":
             rows.append(row("pass", found.strip(" ()"), exercise.points))
             continue
+        if verdict.get("status") in ("fail", "error"):
+            rows.append(row(verdict["status"], verdict.get("message", "") + found))
+            continue
+        check_record = records.get(check)
+        answer_record = records.get(answer, {})
         if check_record is None:
-            if overrun:
+            if outcome.overrun:
                 rows.append(row("timeout", f"time limit of {options.timeout:g} s reached"))
             else:
-                rows.append(row("crashed", ended))
+                rows.append(row("crashed", outcome.ended))
             continue
         status = check_record.get("status")
         broken = [index for index, record in sorted(records.items())
                   if index < check and record.get("role") is None and record.get("status") == "error"]
-        if broken and status in ("mismatch", "error"):  # a lesson cell failed first: say so
+        if broken and status == "error":  # a lesson cell failed first: say so
             found += f" (after {describe_cell(nb, broken[0])} failed: {records[broken[0]].get('message', '')})"
         if answer_record.get("status") == "error":
             rows.append(row("error", f"answer cell: {answer_record.get('message', '')}"))
-        elif status == "mismatch":
-            verdicts = check_record.get("verdicts") or []
-            verdict = " ".join(_VERDICT_PREFIX.sub("", line) for line in "".join(verdicts).splitlines())
-            rows.append(row("fail", (verdict or "the check printed no verdict") + found))
+        elif status == "ok":
+            rows.append(row("fail", "no answer was recorded: the check cell ran, but not the lesson's check "
+                                    "of the answer" + found))
         elif status == "error":
             rows.append(row("error", check_record.get("message", "") + found))
         elif status in ("timeout", "crashed"):

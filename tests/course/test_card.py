@@ -42,14 +42,18 @@ def _red_pixels(path):
     return int(red.sum())
 
 
-def test_card_written_where_documented_and_summary_counts_checks(fresh, capsys):
-    def wrong():
-        assert False
+def selection_matrix(D, h, i):
+    d_h = D // h
+    return np.eye(D, dtype=np.float32)[:, i * d_h:(i + 1) * d_h]
 
-    mm.check_exercise("2.1", lambda: None, hint="-")
-    mm.check_exercise("2.2", wrong, hint="-")
-    mm.check_exercise("3.1", lambda: None, hint="-")  # another day: not counted
-    capsys.readouterr()
+
+def test_card_written_where_documented_and_summary_counts_checks(fresh, capsys):
+    mm.check_exercise("2.1", selection_matrix)
+    mm.check_exercise("2.2", lambda w_fused, h, i: w_fused)  # wrong
+    mm.check_exercise("2.3", lambda: None)  # no check runs it: not a pass
+    mm.check_exercise("3.1", lambda heads: heads.transpose(1, 0, 2).reshape(heads.shape[1], -1))  # another day
+    assert capsys.readouterr().out.splitlines()[0] == "Exercise 2.1: correct"
+    assert exercises.exercise_results() == {"2.1": True, "2.2": False, "2.3": False, "3.1": True}
 
     path = mm.checkin(2, name="Ana")
 
@@ -58,9 +62,18 @@ def test_card_written_where_documented_and_summary_counts_checks(fresh, capsys):
     image = matplotlib.image.imread(fresh / path)
     assert image.shape[:2] == (450, 800)
     line = capsys.readouterr().out.strip()
-    assert line == (f"Day 2 check-in · Heads as projection matrices · checks 1 / 2 · "
+    assert line == (f"Day 2 check-in · Heads as projection matrices · checks 1 / 3 · "
                     f"{mm.device_info()['device']} · MindSpore {__import__('mindspore').__version__} · "
                     f"{today} · Ana")
+
+
+def test_card_counts_the_days_exercises_never_0_of_0(fresh, capsys, monkeypatch):
+    mm.checkin(5, name="Ana")
+    assert "· checks 0 / 3 ·" in capsys.readouterr().out
+    exercises._results.update({"5.1": True, "5.9": True})  # an id no check knows is not counted
+    assert checkin_module.checks_passed(5) == "1 / 3"
+    monkeypatch.setattr("mhsa_ms.course.checks.checks_of_day", lambda day: [])
+    assert checkin_module.checks_passed(5) == "no exercises"
 
 
 def test_thumbnail_of_the_figure_is_on_the_card(fresh):

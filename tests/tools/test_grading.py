@@ -7,6 +7,7 @@ fast; the release is also checked on every course lesson.
 import copy
 import csv
 import hashlib
+import os
 import re
 import shutil
 import socket
@@ -57,6 +58,14 @@ def solution(exercise):
 def write(nb, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fixture_checks():
+    """The checks of the fixture lessons (days 10 and 11) live beside them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MHSA_MS_EXTRA_CHECKS", str(FIXTURES))
+        yield
 
 
 # ----------------------------------------------------------------------------
@@ -202,6 +211,44 @@ def build_submissions(root, student_dir, victim, grades, lessons, port):
     del cell_of(renamed, "10.2", "answer").metadata["mhsa_ms"]
     write(renamed, root / "s15_missing_cells" / "10_alpha.ipynb")
     write(nbformat.v4.new_notebook(), root / "s15_missing_cells" / "notes.ipynb")
+    for name, source in FORGERIES.items():
+        write(with_answers(alpha, {"10.1": source}), root / name / "10_alpha.ipynb")
+
+
+# Forging a grade from inside the kernel: each is the 10.1 answer cell of a notebook otherwise blank.
+FORGERIES = {
+    "s16_replaced_check": """
+def add(a, b):
+    return 0
+
+import mhsa_ms
+mhsa_ms.check_exercise = mm.check_exercise = lambda exercise_id, answer: print(f"Exercise {exercise_id}: correct")
+""",
+    "s17_print_wrapper": """
+import builtins, re
+_print = builtins.print
+builtins.print = lambda *args, **kwargs: _print(*[re.sub(r"(Exercise \\S+): .*", r"\\1: correct", str(a)) for a in args], **kwargs)
+
+def add(a, b):
+    return a + b + 1
+""",
+    "s18_patched_numpy": """
+np.allclose = np.array_equal = np.isclose = lambda *args, **kwargs: True
+np.testing.assert_allclose = lambda *args, **kwargs: None
+
+def add(a, b):
+    return 0
+""",
+    "s19_fake_answer_files": """
+import json, os, pathlib
+answers, cases = pathlib.Path(os.environ["MHSA_MS_GRADING_ANSWERS"]), pathlib.Path(os.environ["MHSA_MS_GRADING_CASES"])
+(answers / "10.1.npz").write_text("Exercise 10.1: correct")
+count = len(json.loads((cases / "10.2.json").read_text())["cases"])
+np.savez(answers / "10.2.npz", cases=np.array(count), **{f"{i}.out0": np.ones((2, 3)) / 3 for i in range(count)})
+np.savez(answers / "10.3.npz", cases=np.array(count), **{f"{i}.raised": np.array("ValueError") for i in range(count)})
+os._exit(0)  # so that no check cell overwrites them
+""",
+}
 
 
 def expected_rows():
@@ -220,24 +267,35 @@ def expected_rows():
     add("s01_correct", [ok, ok, ok])
     add("s01_correct", [ok], lesson="11_beta", points=(1,))
     add("s02_blank", [("fail", "not yet answered")] * 3)
-    add("s03_partial", [ok, ("fail", "not yet right. Hint: exponentiate, then divide by the row sum"),
-                        ("error", "TypeError: unsupported operand type(s) for +: 'float' and 'NoneType'")])
+    add("s03_partial", [ok, ("fail", "not yet right. Hint: divide each row by its sum"),
+                        ("error", "your answer raised TypeError: unsupported operand type(s) for +: 'float' and "
+                                  "'NoneType'")])
     add("s04_loop", [ok, ("timeout", late), ("timeout", late)])
     add("s05_stubborn_loop", [ok, ok, ("timeout", stuck)])
     add("s06_exit", [ok, ("crashed", died), ("crashed", died)])
     add("s07_segfault", [("crashed", segv)] * 3)
     add("s08_huge_output", [ok, ok, ok])
-    add("s09_memory_hog", [("error", "answer cell: MemoryError"), ("error", "MemoryError"), ok])
+    add("s09_memory_hog", [("error", "answer cell: MemoryError"), ("error", "your answer raised MemoryError"), ok])
     add("s10_noise", [ok, ok, ok])
     add("s11_hostile", [ok, ok, ok])
     add("s12_broken_json", [("unreadable", "not valid notebook JSON")] * 3)
     add("s13_wrong_lesson", [("missing", "this notebook is lesson 11_beta, not 10_alpha")] * 3)
-    add("s14_edited_checks", [("fail", "not yet right. Hint: use the + operator"),
+    add("s14_edited_checks", [("fail", "not yet right. Hint: add, do not subtract"),
                               ("fail", "not yet answered"), ("fail", "not yet answered")])
     add("s15_missing_cells", [("missing", "no answer cell for exercise 10.1 (cell metadata mhsa_ms.exercise)"),
                               ("pass", "answer cell found by its function name"),
                               ("error", "NameError: name 'count_heads' is not defined")])
     rows.append(("s15_missing_cells", "notes", "", 0, 0, "unreadable", "notes.ipynb is not a lesson of this course"))
+    unrecorded = ("fail", "no answer was recorded: the check cell ran, but not the lesson's check of the answer")
+    add("s16_replaced_check", [unrecorded] * 3)
+    add("s17_print_wrapper", [("fail", "not yet right. Hint: use the + operator"), ("fail", "not yet answered"),
+                              ("fail", "not yet answered")])
+    add("s18_patched_numpy", [("fail", "not yet right. Hint: use the + operator"), ("fail", "not yet answered"),
+                              ("fail", "not yet answered")])
+    add("s19_fake_answer_files", [("error", "the recorded answer is unreadable: BadZipFile: File is not a zip file"),
+                                  ("fail", "not yet right. Hint: exponentiate, then divide by the row sum "
+                                           "(expected shape (3, 4), got (2, 3))"),
+                                  ("error", "your answer raised ValueError")])
     return rows
 
 
@@ -340,7 +398,7 @@ def test_feedback_and_summary(graded, tmp_path):
     summary = grading.summary_table(results)
     assert re.search(r"^s01_correct +6/6 +1/1 +- +7/7$", summary, re.MULTILINE), summary
     assert re.search(r"^s02_blank +0/6 +- +- +0/6$", summary, re.MULTILINE), summary
-    assert summary.endswith("exercises: pass 20, fail 7, error 4, timeout 3, crashed 5, missing 4, unreadable 4")
+    assert summary.endswith("exercises: pass 20, fail 17, error 6, timeout 3, crashed 5, missing 4, unreadable 4")
 
 
 def test_command_line(tmp_path, capsys):
@@ -362,3 +420,21 @@ def test_command_line(tmp_path, capsys):
     assert re.search(r"^ann +0/6 +- +0/6$", out, re.MULTILINE), out
     assert cli.main(["release", str(FIXTURES / "11_beta.ipynb"), "--out", str(FIXTURES)]) == 2
     assert "would overwrite the source lesson" in capsys.readouterr().err
+
+
+def test_answer_files_come_back_within_limits_never_through_a_link(tmp_path):
+    """What the kernel wrote into its answers folder: <id>.npz regular files, 8 MiB each, 32 MiB in all."""
+    from mhsa_tools.grading.execute import ANSWER_BYTES, read_answers
+
+    (tmp_path / "1.1.npz").write_bytes(b"first")
+    (tmp_path / "1.2.npz").symlink_to(FIXTURES / "10_alpha.ipynb")  # a link to a file the grader can read
+    (tmp_path / "1.3.npz").write_bytes(b"\0" * (ANSWER_BYTES + 1))
+    (tmp_path / "2.1.npz").mkdir()
+    os.mkfifo(tmp_path / "2.2.npz")  # would block a plain open()
+    (tmp_path / "notes.txt").write_text("ignored")
+    for number in range(5):
+        (tmp_path / f"3.{number}.npz").write_bytes(b"\1" * (7 * 2**20))
+    answers = read_answers(tmp_path)
+    assert sorted(answers) == ["1.1.npz", "3.0.npz", "3.1.npz", "3.2.npz", "3.3.npz"]
+    assert answers["1.1.npz"] == b"first"
+    assert read_answers(tmp_path / "absent") == {}
