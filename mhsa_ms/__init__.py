@@ -30,6 +30,7 @@ _os.environ.setdefault("GLOG_v", "4")
 from .device import available_backends, device_info, seed_everything, use_device  # noqa: E402
 from .model.functional import (  # noqa: E402
     causal_mask,
+    key_padding_mask,
     padding_mask,
     scaled_dot_product_attention,
     use_fused_attn,
@@ -44,6 +45,7 @@ from .model.positional import (  # noqa: E402
 )
 from .model.token_encoder import TokenEncoder  # noqa: E402
 from .model.vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
+from .model.timm_weights import load_timm_weights, timm_state_dict  # noqa: E402
 from .model.cost import attention_flops  # noqa: E402
 from .model.jit import jit_compile  # noqa: E402
 from .data import iterate_batches, load_digits, reverse_task  # noqa: E402
@@ -74,6 +76,7 @@ __all__ = [
     # attention maths
     "causal_mask",
     "padding_mask",
+    "key_padding_mask",
     "scaled_dot_product_attention",
     "use_fused_attn",
     "head_selection_matrix",
@@ -92,6 +95,8 @@ __all__ = [
     "PatchEmbedding",
     "VisionTransformer",
     "VIT_PRESETS",
+    "load_timm_weights",
+    "timm_state_dict",
     "attention_flops",
     "jit_compile",
     # data and training

@@ -17,7 +17,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_seed
+from ._checks import (
+    check_array_dims,
+    check_bool,
+    check_divisible,
+    check_instance,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_same,
+    check_seed,
+)
 
 # SHA-256 of the digits as uint8 bytes: the (1797, 8, 8) pixels (0..16) then the
 # (1797,) labels, in scikit-learn's order.  Checked by tests/test_data.py.
@@ -65,9 +75,7 @@ def load_digits(test_fraction=0.25, seed=0):
         :class:`Digits` with x (n, 1, 8, 8) float32 scaled to [0, 1] (pixels / 16)
         and y (n,) int32; every class keeps its share in both sets.
     """
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
-            or not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be a float in (0, 1), got {test_fraction!r}")
+    check_number("test_fraction", test_fraction, 0.0, 1.0, exclusive_minimum=True, exclusive_maximum=True)
     check_seed(seed)
     from sklearn.model_selection import train_test_split
 
@@ -77,11 +85,6 @@ def load_digits(test_fraction=0.25, seed=0):
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=y)
     return Digits(x_train, y_train, x_test, y_test)
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def reverse_task(num_samples, length, vocab_size, seed=0):
@@ -101,10 +104,9 @@ def reverse_task(num_samples, length, vocab_size, seed=0):
     >>> bool((targets == inputs[:, ::-1]).all())
     True
     """
-    _check_positive("num_samples", num_samples)
-    _check_positive("length", length)
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")
+    check_positive_int("num_samples", num_samples)
+    check_positive_int("length", length)
+    check_int("vocab_size", vocab_size, minimum=2)
     check_seed(seed)
     rng = np.random.default_rng(seed)
     inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
@@ -139,24 +141,21 @@ def iterate_batches(arrays, batch_size, shuffle=True, seed=0, rank=0, world_size
     >>> [b[0].tolist() for b in mm.iterate_batches((x,), 4, shuffle=False, rank=1, world_size=2)]
     [[2, 3], [6, 7]]
     """
-    if not isinstance(arrays, (tuple, list)) or not arrays:
-        raise TypeError(f"arrays must be a non-empty tuple of arrays, got {type(arrays).__name__}")
+    check_instance("arrays", arrays, (tuple, list), "a non-empty tuple of arrays")
+    check_positive_int("len(arrays)", len(arrays))
     n = len(arrays[0])
-    for i, array in enumerate(arrays):
-        if len(array) != n:
-            raise ValueError(f"arrays must share their first axis: arrays[0] has {n} samples, "
-                             f"arrays[{i}] has {len(array)}")
-    _check_positive("batch_size", batch_size)
-    _check_positive("world_size", world_size)
-    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be an int in [0, world_size={world_size}), got {rank!r}")
-    if batch_size % world_size:
-        raise ValueError(f"batch_size={batch_size} must be divisible by world_size={world_size} "
-                         f"so that every rank gets an equal shard of each global batch")
+    check_same(tuple(f"arrays[{i}]" for i in range(len(arrays))), tuple(len(array) for array in arrays),
+               "number of samples (first axis)")
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("world_size", world_size)
+    check_int("rank", rank, 0, below=world_size, below_name="world_size")
+    check_divisible("batch_size", batch_size, "world_size", world_size,
+                    "so that every rank gets an equal shard of each global batch")
+    check_bool("drop_last", drop_last)
     remainder = n % batch_size
-    if not drop_last and remainder % world_size:
-        raise ValueError(f"the last batch has {remainder} samples, not divisible by world_size={world_size}; "
-                         f"use drop_last=True or a batch_size that divides n={n}")
+    if not drop_last:
+        check_divisible("the last batch's size n % batch_size", remainder, "world_size", world_size,
+                        f"with drop_last=False (n={n}); use drop_last=True or a batch_size that divides n")
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
     stop = n - remainder if drop_last else n
     for start in range(0, stop, batch_size):
@@ -189,14 +188,9 @@ def random_shift(images, max_shift, rng):
     >>> round(float(shifted.sum()), 6), shifted.shape          # the ink moved, none was lost
     (1.0, (1, 1, 3, 3))
     """
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (B, C, H, W), got shape {images.shape}")
-    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, float, np.integer, np.floating)) \
-            or not max_shift >= 0:
-        raise ValueError(f"max_shift must be a number >= 0, got {max_shift!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    images = check_array_dims("images", images, 4, "(B, C, H, W)")
+    check_number("max_shift", max_shift, 0.0)
+    check_instance("rng", rng, np.random.Generator, "a numpy.random.Generator")
     batch, _, height, width = images.shape
     s = int(np.ceil(max_shift)) + 1  # padding wide enough for floor(offset) and floor(offset) + 1
     padded = np.pad(images.astype(np.float32), ((0, 0), (0, 0), (s, s), (s, s)))  # (B, C, H+2s, W+2s)

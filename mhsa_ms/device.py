@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from ._checks import check_seed
+from ._checks import check_choice_any_case, check_seed
 
 _PREFERENCE = ("Ascend", "GPU", "CPU")
 _TARGET_NAMES = {name.lower(): name for name in _PREFERENCE}
@@ -65,6 +65,7 @@ def use_device(target="auto"):
     ``benchmarks/dispatch.py``).
 
     Raises:
+        TypeError: ``target`` is not a string.
         ValueError: ``target`` is not one of the names above.
         RuntimeError: ``target`` is not available here, or another device was
             already chosen in this process.
@@ -72,10 +73,7 @@ def use_device(target="auto"):
     global _chosen_device
     import mindspore
 
-    if not isinstance(target, str) or (target.lower() != "auto" and target.lower() not in _TARGET_NAMES):
-        raise ValueError(
-            f"target must be 'auto', 'Ascend', 'GPU' or 'CPU', got {target!r}"
-        )
+    check_choice_any_case("target", target, ("auto",) + _PREFERENCE)
     backends = available_backends()
     if target.lower() == "auto":
         device = next(name for name in _PREFERENCE if name in backends)
@@ -86,9 +84,11 @@ def use_device(target="auto"):
                 f"device {device!r} is not available in this MindSpore install; "
                 f"available: {', '.join(backends)}"
             )
-    from .model.functional import use_fused_attn
+    from .model.functional import compute_dtypes, use_fused_attn
+    from .model.vit import use_patch_matmul
 
-    use_fused_attn.cache_clear()  # the fused-attention decision depends on the device
+    for decision in (use_fused_attn, compute_dtypes, use_patch_matmul):
+        decision.cache_clear()  # decisions that depend on the device
     if _chosen_device == device:
         return device
     if _chosen_device is not None:

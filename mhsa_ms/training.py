@@ -24,6 +24,18 @@ import numpy as np
 import mindspore
 from mindspore import Tensor, nn, ops
 
+from ._checks import (
+    check_at_most,
+    check_bool,
+    check_callable,
+    check_instance,
+    check_int,
+    check_int_array,
+    check_length,
+    check_number,
+    check_positive_int,
+    check_same,
+)
 from .data import iterate_batches, random_shift
 
 # Keyword arguments of train_classifier that take VisionTransformer(**VIT_PRESETS["digits"])
@@ -71,12 +83,10 @@ def warmup_cosine_schedule(lr, total_steps, warmup_steps=0, min_lr=0.0):
     >>> [round(float(lr), 3) for lr in mm.warmup_cosine_schedule(1.0, 6, warmup_steps=2)]
     [0.5, 1.0, 0.854, 0.5, 0.146, 0.0]
     """
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
-        raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or not 0 <= warmup_steps < total_steps:
-        raise ValueError(f"warmup_steps must be an int in [0, total_steps={total_steps}), got {warmup_steps!r}")
-    if not lr > 0 or not 0 <= min_lr <= lr:
-        raise ValueError(f"need lr > 0 and 0 <= min_lr <= lr, got lr={lr!r}, min_lr={min_lr!r}")
+    check_positive_int("total_steps", total_steps)
+    check_int("warmup_steps", warmup_steps, 0, below=total_steps, below_name="total_steps")
+    check_number("lr", lr, 0.0, exclusive_minimum=True)
+    check_number("min_lr", min_lr, 0.0, lr)
     steps = np.arange(total_steps, dtype=np.float64)
     warmup = lr * (steps + 1) / max(warmup_steps, 1)
     progress = (steps - warmup_steps + 1) / (total_steps - warmup_steps)  # reaches 1 at the last step
@@ -91,6 +101,8 @@ def make_optimizer(model, lr, total_steps, warmup_steps=0, weight_decay=0.0):
     Weight decay applies to matrices only, not to biases, LayerNorm
     parameters, the class token or position embeddings.
     """
+    check_instance("model", model, nn.Cell, "a mindspore.nn.Cell")
+    check_number("weight_decay", weight_decay, 0.0)
     params = model.trainable_params()
     decay = [p for p in params if p.ndim >= 2 and not p.name.split(".")[-1] in _NO_DECAY_NAMES]
     no_decay = [p for p in params if not any(p is q for q in decay)]
@@ -114,10 +126,9 @@ def make_train_step(model, loss_fn, optimizer, grad_reducer=None):
     which averages them across ranks) and the optimizer applies them eagerly.
     Inputs may be NumPy arrays or Tensors.  Puts the model in training mode.
     """
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    if not isinstance(optimizer, nn.Optimizer):
-        raise TypeError(f"optimizer must be a mindspore.nn.Optimizer, got {type(optimizer).__name__}")
+    check_instance("model", model, nn.Cell, "a mindspore.nn.Cell")
+    check_callable("loss_fn", loss_fn)
+    check_instance("optimizer", optimizer, nn.Optimizer, "a mindspore.nn.Optimizer")
     model.set_train(True)
 
     def forward(*args):
@@ -126,8 +137,7 @@ def make_train_step(model, loss_fn, optimizer, grad_reducer=None):
     grad_fn = mindspore.jit(mindspore.value_and_grad(forward, None, optimizer.parameters))
 
     def step(*args):
-        if len(args) < 2:
-            raise ValueError(f"step needs the model inputs then the labels, got {len(args)} argument(s)")
+        check_int("the number of step's arguments (the model inputs, then the labels)", len(args), minimum=2)
         loss, grads = grad_fn(*(_as_tensor(a) for a in args))
         if grad_reducer is not None:
             grads = grad_reducer(grads)
@@ -148,8 +158,8 @@ def predict(model, x, batch_size=256):
     ``batch_size`` so one shape serves all.  The model's training mode is
     restored afterwards.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_instance("model", model, nn.Cell, "a mindspore.nn.Cell")
+    check_positive_int("batch_size", batch_size)
     x = np.asarray(x)
     was_training = model.training
     model.set_train(False)
@@ -176,8 +186,7 @@ def evaluate(model, x, y, batch_size=256):
     ((3,), True)
     """
     y = np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y)}")
+    check_same(("x", "y"), (len(x), len(y)), "number of samples")
     predictions = predict(model, x, batch_size)
     return float((predictions == y).mean()), predictions
 
@@ -189,15 +198,10 @@ def confusion_matrix(y_true, y_pred, num_classes):
     >>> mm.confusion_matrix([0, 1, 1], [0, 1, 0], 2).tolist()
     [[1, 0], [1, 1]]
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D of equal length, got shapes {y_true.shape}, {y_pred.shape}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
-        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f"{name} must hold ints in [0, {num_classes}), got range "
-                             f"[{labels.min()}, {labels.max()}]")
+    check_positive_int("num_classes", num_classes)
+    y_true = check_int_array("y_true", y_true, 0, num_classes - 1, "num_classes - 1")
+    y_pred = check_int_array("y_pred", y_pred, 0, num_classes - 1, "num_classes - 1")
+    check_same(("y_true", "y_pred"), (len(y_true), len(y_pred)), "length")
     counts = np.zeros((num_classes, num_classes), np.int64)
     np.add.at(counts, (y_true, y_pred), 1)
     return counts
@@ -244,16 +248,16 @@ def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warm
     """
     from tqdm import tqdm
 
+    check_instance("data", data, tuple, "a tuple (x_train, y_train, x_test, y_test), e.g. mm.load_digits()")
+    check_length("data", data, 4, "x_train, y_train, x_test, y_test")
     x_train, y_train, x_test, y_test = data
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or not 0 <= start_epoch < epochs:
-        raise ValueError(f"start_epoch must be an int in [0, epochs={epochs}), got {start_epoch!r}")
-    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
-        raise ValueError(f"warmup_epochs must be an int in [0, epochs={epochs}), got {warmup_epochs!r}")
+    check_positive_int("epochs", epochs)
+    check_int("start_epoch", start_epoch, 0, below=epochs, below_name="epochs")
+    check_int("warmup_epochs", warmup_epochs, 0, below=epochs, below_name="epochs")
+    check_positive_int("batch_size", batch_size)
+    check_at_most("batch_size", batch_size, len(x_train), "the number of training samples")
+    check_bool("progress", progress)
     steps_per_epoch = len(x_train) // batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch_size={batch_size} is larger than the {len(x_train)} training samples")
     if optimizer is None:
         optimizer = make_optimizer(model, lr, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch,
                                    weight_decay)

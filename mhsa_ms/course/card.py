@@ -21,8 +21,7 @@ import os
 import pathlib
 import warnings
 
-import numpy as np
-
+from .._checks import check_choice, check_instance, check_int, check_text
 from .exercises import exercise_results
 
 #: Day -> lesson title, the ``mhsa_ms.title`` of each ``lessons/NN_*.ipynb``.
@@ -47,8 +46,7 @@ _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Wen
 
 def _learner_name(name):
     if name is not None:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        check_text("name", name)
         return name.strip()
     from_env = os.environ.get(LEARNER_ENV, "").strip()
     if from_env:
@@ -66,8 +64,7 @@ def _figure_thumbnail(figure):
     from matplotlib.figure import Figure
     import matplotlib.image
 
-    if not isinstance(figure, Figure):
-        raise TypeError(f"figure must be a matplotlib Figure or None, got {type(figure).__name__}")
+    check_instance("figure", figure, Figure, "a matplotlib Figure or None")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight", facecolor="white")
     buffer.seek(0)
@@ -165,9 +162,10 @@ def checkin(day, name=None, figure=None, *, directory="checkins"):
         whose ``mm.check_exercise`` self-check said ``correct`` in this process,
         out of all the day's exercises.
     """
-    if isinstance(day, bool) or not isinstance(day, (int, np.integer)) or int(day) not in LESSON_TITLES:
-        raise ValueError(f"day must be one of {sorted(LESSON_TITLES)}, got {day!r}")
+    check_int("day", day)
     day = int(day)
+    check_choice("day", day, tuple(sorted(LESSON_TITLES)))
+    check_instance("directory", directory, (str, os.PathLike), "a path (str or os.PathLike)")
     import mindspore
     from ..device import device_info
 

@@ -52,6 +52,8 @@ from typing import Callable
 
 import numpy as np
 
+from .._checks import check_callable, check_instance, check_int, check_known, check_pattern
+
 CASES_ENV = "MHSA_MS_GRADING_CASES"
 ANSWERS_ENV = "MHSA_MS_GRADING_ANSWERS"
 EXERCISE_ID = re.compile(r"^\d+\.\d+$")
@@ -236,8 +238,7 @@ def resolve_function(target):
     found = importlib.import_module(module)
     for part in qualified.split("."):
         found = getattr(found, part)
-    if not isinstance(found, types.FunctionType):
-        raise TypeError(f"{target} must name a plain Python function, got {type(found).__name__}")
+    check_instance(target, found, types.FunctionType, "the name of a plain Python function")
     return found
 
 
@@ -339,9 +340,8 @@ def _record_for_grading(exercise_id, answer, cases_dir, answers_dir):
 def _self_check(exercise_id, answer):
     from . import checks
 
+    check_known("exercise_id", exercise_id, tuple(checks.all_checks()), "check")
     check = checks.find_check(exercise_id)
-    if check is None:
-        raise ValueError(f"exercise_id {exercise_id!r} has no check; known: {', '.join(checks.all_checks())}")
     cases = checks.draw_cases(check, np.random.default_rng())
     expectations = checks.expectations(check, cases)
     outcomes = run_cases(CALLERS[check.caller], answer, cases, check.forbidden)
@@ -360,10 +360,8 @@ def check_exercise(exercise_id, answer):
     Returns nothing, so that a check cell shows only the verdict line;
     :func:`exercise_results` has the outcome of self-checks.
     """
-    if not isinstance(exercise_id, str) or not EXERCISE_ID.match(exercise_id):
-        raise ValueError(f"exercise_id must be a string like '1.2', got {exercise_id!r}")
-    if not callable(answer):
-        raise TypeError(f"answer must be the function or class the exercise asks for, got {type(answer).__name__}")
+    check_pattern("exercise_id", exercise_id, EXERCISE_ID, "1.2")
+    check_callable("answer", answer, "the function or class the exercise asks for")
     folders = _grading_folders()
     if folders is not None:
         _record_for_grading(exercise_id, answer, *folders)
@@ -375,5 +373,6 @@ def exercise_results(day=None):
     """Dict exercise id -> passed, for every self-check run in this process (optionally of one day)."""
     if day is None:
         return dict(_results)
+    check_int("day", day, minimum=0)
     prefix = f"{day}."
     return {key: value for key, value in _results.items() if key.startswith(prefix)}

@@ -8,6 +8,8 @@
 """
 import numpy as np
 
+from .._checks import check_bool, check_length, check_ndim_in, check_number, check_one_panel
+
 
 def _as_array(weights):
     if hasattr(weights, "asnumpy"):
@@ -19,8 +21,7 @@ def _check_labels(name, labels, expected):
     if labels is None:
         return None
     labels = [str(label) for label in labels]
-    if len(labels) != expected:
-        raise ValueError(f"{name} must have {expected} entries, got {len(labels)}")
+    check_length(name, labels, expected, "one per row or column of weights")
     return labels
 
 
@@ -43,11 +44,11 @@ def plot_attention(weights, query_labels=None, key_labels=None, *, titles=None, 
         panel_size: width and height of one panel in inches.
     """
     array = _as_array(weights).astype(np.float64)
-    if array.ndim not in (2, 3):
-        raise ValueError(
-            f"weights must be (Nq, Nk) or (h, Nq, Nk), got shape {array.shape}; "
-            f"pick one sample first, e.g. weights[0] of a (B, h, Nq, Nk) tensor"
-        )
+    check_ndim_in("weights", array.shape, (2, 3), "(Nq, Nk) or (h, Nq, Nk)",
+                  "; pick one sample first, e.g. weights[0] of a (B, h, Nq, Nk) tensor")
+    for name, flag in (("annotate", annotate), ("colorbar", colorbar)):
+        check_bool(name, flag)
+    check_number("panel_size", panel_size, 0.0, exclusive_minimum=True)
     panels = array if array.ndim == 3 else array[None]  # (h, Nq, Nk)
     heads, q_len, k_len = panels.shape
     query_labels = _check_labels("query_labels", query_labels, q_len)
@@ -55,12 +56,10 @@ def plot_attention(weights, query_labels=None, key_labels=None, *, titles=None, 
     if titles is None:
         titles = [f"head {i + 1}" for i in range(heads)] if array.ndim == 3 else [None]
     titles = list(titles)
-    if len(titles) != heads:
-        raise ValueError(f"titles must have {heads} entries (one per panel), got {len(titles)}")
+    check_length("titles", titles, heads, "one per panel")
 
     if ax is not None:
-        if heads != 1:
-            raise ValueError(f"ax draws one map; weights of shape {array.shape} have {heads} panels")
+        check_one_panel(array.shape, heads)
         axes, figure = [ax], ax.figure
     else:
         import matplotlib.pyplot as plt

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_choice, check_empty_folder, check_int, check_prepared
 from . import checks
 
 ANSWER_BYTES = 8 * 2**20  # the most one answer file may hold, packed and unpacked
@@ -118,10 +119,9 @@ class Referee:
 
     def prepare(self, day, seed, folder):
         folder = Path(folder)
-        if not isinstance(day, int) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"day and seed must be ints >= 0, got {day!r}, {seed!r}")
-        if not folder.is_dir() or any(folder.iterdir()):
-            raise ValueError(f"folder {str(folder)!r} must be an existing empty folder")
+        check_int("day", day, minimum=0)
+        check_int("seed", seed, minimum=0)
+        check_empty_folder("folder", folder)
         rng = np.random.default_rng(seed)
         prepared = []
         for check in checks.checks_of_day(day):
@@ -134,8 +134,7 @@ class Referee:
 
     def judge(self, token, folder):
         prepared = self._prepared.pop(token, None)
-        if prepared is None:
-            raise ValueError("unknown token: prepare first (each preparation is judged once)")
+        check_prepared(prepared)
         verdicts = {}
         for check, cases, expectations in prepared:
             path = Path(folder) / f"{check.id}.npz"
@@ -156,8 +155,7 @@ class Referee:
         try:
             request = json.loads(line)
             operation = request.pop("op")
-            if operation not in ("exercises", "prepare", "judge"):
-                raise ValueError(f"unknown op {operation!r}")
+            check_choice("op", operation, ("exercises", "prepare", "judge"))
             reply = getattr(self, operation)(**request)
             reply["ok"] = True
         except Exception as exc:

@@ -22,16 +22,21 @@ from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import XavierUniform, initializer
 
 from .._checks import (
-    broadcastable,
-    check_boolean_mask,
+    check_bool,
+    check_convertible,
+    check_dict_entry,
     check_divisible,
+    check_instance,
     check_last_dim,
     check_positive_int,
     check_probability,
     check_rank,
+    check_same,
+    check_unused_bias,
 )
-from .functional import _matmul, scaled_dot_product_attention
+from .functional import _matmul, attend, check_compute_dtype
 from .heads import merge_heads, per_head_weights, split_heads
+from .masks import merge_masks
 
 _PROJECTIONS = ("q", "k", "v", "o")
 
@@ -41,18 +46,26 @@ def _xavier(rows, cols):
     return initializer(XavierUniform(), (rows, cols), mindspore.float32).init_data().asnumpy()
 
 
-def _configure(cell, embed_dim, num_heads, kdim, vdim, bias, dropout):
+def _configure(cell, embed_dim, num_heads, kdim, vdim, bias, dropout, qkv_bias):
     """Check the arguments shared by both attention modules and store them on ``cell``."""
-    kdim = embed_dim if kdim is None else kdim
-    vdim = embed_dim if vdim is None else vdim
     check_positive_int("embed_dim", embed_dim)
     check_positive_int("num_heads", num_heads)
     check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
+    kdim = embed_dim if kdim is None else kdim
+    vdim = embed_dim if vdim is None else vdim
     check_positive_int("kdim", kdim)
     check_positive_int("vdim", vdim)
+    check_bool("bias", bias)
+    qkv_bias = bias if qkv_bias is None else qkv_bias
+    check_bool("qkv_bias", qkv_bias)
     check_probability("dropout", dropout)
     cell.embed_dim, cell.num_heads, cell.head_dim = embed_dim, num_heads, embed_dim // num_heads
-    cell.kdim, cell.vdim, cell.dropout, cell.has_bias = kdim, vdim, float(dropout), bias
+    cell.kdim, cell.vdim, cell.dropout = kdim, vdim, float(dropout)
+    cell.has_bias, cell.has_qkv_bias = bool(bias), bool(qkv_bias)
+
+
+def _has_bias(cell, name):
+    return cell.has_bias if name == "o" else cell.has_qkv_bias
 
 
 def _check_inputs(query, key, value, embed_dim, kdim, vdim):
@@ -62,32 +75,22 @@ def _check_inputs(query, key, value, embed_dim, kdim, vdim):
     check_last_dim("query", query.shape, embed_dim, "embed_dim")
     check_last_dim("key", key.shape, kdim, "kdim")
     check_last_dim("value", value.shape, vdim, "vdim")
-    if not query.shape[0] == key.shape[0] == value.shape[0]:
-        raise ValueError(
-            f"query, key and value must have the same batch size B, got shapes "
-            f"{query.shape}, {key.shape}, {value.shape}"
-        )
-    if key.shape[1] != value.shape[1]:
-        raise ValueError(
-            f"key and value must have the same number of tokens Nk, got shapes {key.shape} and {value.shape}"
-        )
+    check_same(("query", "key", "value"), (query.shape[0], key.shape[0], value.shape[0]), "batch size B")
+    check_same(("key", "value"), (key.shape[1], value.shape[1]), "number of tokens Nk")
+    check_compute_dtype("query", query.dtype)
+    check_same(("query", "key", "value"), (query.dtype, key.dtype, value.dtype), "dtype")
 
 
-def _heads_mask(mask, batch, num_heads, q_len, k_len):
-    """Check a boolean mask and give it a head axis: -> broadcastable to (B, h, Nq, Nk)."""
-    if mask is None:
+def _check_call_flags(need_weights, average_attn_weights):
+    check_bool("need_weights", need_weights)
+    check_bool("average_attn_weights", average_attn_weights)
+
+
+def _weights_out(weights, need_weights, average_attn_weights):
+    """(B, h, Nq, Nk) per head, (B, Nq, Nk) averaged over the heads, or None."""
+    if not need_weights:
         return None
-    check_boolean_mask(mask)
-    given = mask.shape
-    if mask.ndim == 3:
-        mask = mask.expand_dims(1)  # (B, 1, Nq, Nk)
-    elif mask.ndim < 4:
-        mask = mask.reshape((1,) * (4 - mask.ndim) + mask.shape)  # (1, 1, Nq, Nk)
-    target = (batch, num_heads, q_len, k_len)
-    if not broadcastable(mask.shape, target):
-        raise ValueError(f"mask of shape {tuple(given)} is not broadcastable to (B, h, Nq, Nk) = {target}; "
-                         f"(Nq, Nk) and (B, Nq, Nk) masks are accepted too")
-    return mask
+    return weights.mean(1) if average_attn_weights else weights
 
 
 class MultiHeadAttention(nn.Cell):
@@ -99,54 +102,86 @@ class MultiHeadAttention(nn.Cell):
         kdim, vdim: widths of key and value inputs (default D).
         bias: add biases b_q, b_k, b_v, b_o.
         dropout: dropout probability on the attention weights (training only).
+        qkv_bias: add b_q, b_k, b_v (default: ``bias``); timm's ``qkv_bias``,
+            with b_o following ``bias``.
 
-    Call ``(query, key=None, value=None, mask=None, need_weights=True)`` with
-    query (B, Nq, D), key (B, Nk, kdim), value (B, Nk, vdim); key and value
-    default to query (self-attention).  ``mask`` is boolean, True = may
-    attend, of shape (Nq, Nk), (B, Nq, Nk) or broadcastable to (B, h, Nq, Nk).
-    Returns (out (B, Nq, D), weights (B, h, Nq, Nk) or None).
+    Call ``(query, key=None, value=None, key_padding_mask=None, need_weights=True,
+    attn_mask=None, average_attn_weights=False, is_causal=False)``, the order and
+    names of ``torch.nn.MultiheadAttention(batch_first=True)``:
+
+    - query (B, Nq, D), key (B, Nk, kdim), value (B, Nk, vdim); key and value
+      default to query (self-attention), value to key.
+    - ``key_padding_mask`` (B, Nk): boolean True = padding (ignored), or float
+      (added to the scores); :func:`mhsa_ms.key_padding_mask` builds it.
+    - ``attn_mask`` (Nq, Nk), (B·h, Nq, Nk) or (B, h, Nq, Nk): boolean True =
+      not allowed to attend (torch's convention), or float (added to the scores).
+    - ``is_causal``: each query attends only to itself and earlier keys.
+    - float16 inputs (bfloat16 off CPU) are computed in their dtype, the
+      softmax in float32.
+
+    The masks combine; their conventions, and the differences from torch
+    (is_causal applies the mask itself, fully masked rows give zeros instead of
+    NaN, a 2-D attn_mask is refused when B = Nq > 1), are in :mod:`mhsa_ms.model.masks`.
+    Returns (out (B, Nq, D), weights): weights per head (B, h, Nq, Nk), or
+    (B, Nq, Nk) averaged over heads with ``average_attn_weights=True``
+    (torch's default is True), or None with ``need_weights=False``.
+
+    The lessons' call ``mha(x, mask=m)`` with a boolean ``mask``, True = may
+    attend (the convention of :func:`mhsa_ms.scaled_dot_product_attention`,
+    :func:`mhsa_ms.causal_mask` and :func:`mhsa_ms.padding_mask`), still works
+    (keyword only, never together with the masks above) until the lessons move
+    to ``key_padding_mask`` and ``is_causal``; torch's module has no ``mask``.
     """
 
-    def __init__(self, embed_dim, num_heads, *, kdim=None, vdim=None, bias=True, dropout=0.0):
+    def __init__(self, embed_dim, num_heads, *, kdim=None, vdim=None, bias=True, dropout=0.0, qkv_bias=None):
         super().__init__()
-        _configure(self, embed_dim, num_heads, kdim, vdim, bias, dropout)
+        _configure(self, embed_dim, num_heads, kdim, vdim, bias, dropout, qkv_bias)
         self.same_dims = self.kdim == embed_dim and self.vdim == embed_dim
         rows = {"q": embed_dim, "k": self.kdim, "v": self.vdim, "o": embed_dim}
         for name in _PROJECTIONS:
             setattr(self, f"w_{name}", Parameter(Tensor(_xavier(rows[name], embed_dim)), name=f"w_{name}"))
-            bias_value = Parameter(Tensor(np.zeros(embed_dim, np.float32)), name=f"b_{name}") if bias else None
+            bias_value = (Parameter(Tensor(np.zeros(embed_dim, np.float32)), name=f"b_{name}")
+                          if _has_bias(self, name) else None)
             setattr(self, f"b_{name}", bias_value)
 
     def _project(self, x, weight, bias, scale=1.0):
         """(x @ weight + bias) * scale for x (B, N, d_in): one 2-D GEMM over the B*N rows -> (B, N, D_out).
 
-        The scale multiplies the (d_in, D_out) weight, not the (B, N, D_out) result.
+        The scale multiplies the (d_in, D_out) weight, not the (B, N, D_out)
+        result; the weight and bias are cast to x's dtype (float16 inputs
+        multiply in float16).
         """
         batch, tokens = x.shape[0], x.shape[1]
         if scale != 1.0:
             weight = weight * scale
             if bias is not None:
                 bias = bias * scale
+        if weight.dtype != x.dtype:
+            weight = weight.astype(x.dtype)
+            if bias is not None:
+                bias = bias.astype(x.dtype)
         y = _matmul(x.reshape((batch * tokens, x.shape[2])), weight)  # (B*N, D_out)
         if bias is not None:
             y = y + bias
         return y.reshape((batch, tokens, weight.shape[1]))  # (B, N, D_out)
 
-    def construct(self, query, key=None, value=None, mask=None, need_weights=True):
+    def construct(self, query, key=None, value=None, key_padding_mask=None, need_weights=True, attn_mask=None,
+                  average_attn_weights=False, is_causal=False, *, mask=None):
         fused_qkv = key is None and value is None and self.same_dims
         key = query if key is None else key
         value = key if value is None else value
         _check_inputs(query, key, value, self.embed_dim, self.kdim, self.vdim)
+        _check_call_flags(need_weights, average_attn_weights)
         batch, q_len, k_len = query.shape[0], query.shape[1], key.shape[1]
         h, d_h = self.num_heads, self.head_dim
-        mask = _heads_mask(mask, batch, h, q_len, k_len)
+        allowed, bias = merge_masks(batch, h, q_len, k_len, attn_mask, key_padding_mask, is_causal, mask)
 
         # 1. project: Q = x_q W^Q + b_q, K = x_k W^K + b_k, V = x_v W^V + b_v;
         #    1/sqrt(d_h) is applied to W^Q and b_q (D*D products, not B*N*D)
         scale = 1.0 / math.sqrt(d_h)
         if fused_qkv:
             w_qkv = ops.cat((self.w_q * scale, self.w_k, self.w_v), 1)  # (D, 3D): one GEMM for all three
-            b_qkv = ops.cat((self.b_q * scale, self.b_k, self.b_v)) if self.has_bias else None  # (3D,)
+            b_qkv = ops.cat((self.b_q * scale, self.b_k, self.b_v)) if self.has_qkv_bias else None  # (3D,)
             qkv = self._project(query, w_qkv, b_qkv)  # (B, N, 3D)
             q, k, v = ops.split(qkv, self.embed_dim, -1)  # each (B, N, D)
             q, k, v = split_heads(q, h), split_heads(k, h), split_heads(v, h)  # each (B, h, N, d_h)
@@ -154,13 +189,13 @@ class MultiHeadAttention(nn.Cell):
             q = split_heads(self._project(query, self.w_q, self.b_q, scale), h)  # (B, h, Nq, d_h)
             k = split_heads(self._project(key, self.w_k, self.b_k), h)  # (B, h, Nk, d_h)
             v = split_heads(self._project(value, self.w_v, self.b_v), h)  # (B, h, Nk, d_h)
-        # 2. head_i = softmax(Q_i K_i^T / sqrt(d_h)) V_i, all heads at once (q is already scaled)
-        heads, weights = scaled_dot_product_attention(
-            q, k, v, mask, self.dropout, self.training, need_weights, scale=1.0
+        # 2. head_i = softmax(Q_i K_i^T / sqrt(d_h) + masks) V_i, all heads at once (q is already scaled)
+        heads, weights = attend(
+            q, k, v, allowed, bias, self.dropout, self.training, need_weights, scale=1.0
         )  # (B, h, Nq, d_h), (B, h, Nq, Nk)
         # 3. out = Concat(head_1, ..., head_h) W^O + b_o
         out = self._project(merge_heads(heads), self.w_o, self.b_o)  # (B, Nq, D)
-        return out, weights
+        return out, _weights_out(weights, need_weights, average_attn_weights)
 
     def projection_matrices(self):
         """Dict of NumPy arrays W_q, W_k, W_v, W_o (y = x @ W + b) and b_q, b_k, b_v, b_o (None without bias)."""
@@ -172,16 +207,15 @@ class MultiHeadAttention(nn.Cell):
         return result
 
     def set_projection_matrices(self, matrices):
-        """Load W_q, W_k, W_v, W_o (and b_* when the module has biases) from a dict of arrays."""
-        if not isinstance(matrices, dict):
-            raise TypeError(f"matrices must be a dict of arrays, got {type(matrices).__name__}")
+        """Load W_q, W_k, W_v, W_o (and b_* where the module has biases) from a dict of arrays."""
+        check_instance("matrices", matrices, dict, "a dict of arrays")
         rows = {"q": self.embed_dim, "k": self.kdim, "v": self.vdim, "o": self.embed_dim}
         for name in _PROJECTIONS:
             _assign(self, f"w_{name}", matrices, f"W_{name}", (rows[name], self.embed_dim))
-            if self.has_bias:
+            if _has_bias(self, name):
                 _assign(self, f"b_{name}", matrices, f"b_{name}", (self.embed_dim,))
-            elif matrices.get(f"b_{name}") is not None:
-                raise ValueError(f"matrices[{f'b_{name}'!r}] given but the module was built with bias=False")
+            else:
+                check_unused_bias("matrices", matrices, f"b_{name}")
 
     def to_mindspore(self):
         """An equal ``mindspore.nn.MultiheadAttention(batch_first=True)`` with these weights.
@@ -189,8 +223,8 @@ class MultiHeadAttention(nn.Cell):
         MindSpore's module stores y = x W^T, so its in_proj_weight is the
         transposed stack [W_q^T; W_k^T; W_v^T] of shape (3D, D).
         """
-        if not self.same_dims:
-            raise ValueError("to_mindspore() needs kdim == vdim == embed_dim")
+        check_convertible("to_mindspore()", self.same_dims, "kdim == vdim == embed_dim")
+        check_convertible("to_mindspore()", self.has_bias == self.has_qkv_bias, "qkv_bias == bias")
         reference = nn.MultiheadAttention(self.embed_dim, self.num_heads, dropout=self.dropout,
                                           has_bias=self.has_bias, batch_first=True)
         m = self.projection_matrices()
@@ -203,16 +237,16 @@ class MultiHeadAttention(nn.Cell):
 
 
 def _assign(cell, attribute, matrices, key, shape):
-    if key not in matrices or matrices[key] is None:
-        raise ValueError(f"matrices is missing {key!r} of shape {shape}")
-    value = np.asarray(matrices[key], dtype=np.float32)
-    if value.shape != shape:
-        raise ValueError(f"matrices[{key!r}] must have shape {shape}, got {value.shape}")
-    getattr(cell, attribute).set_data(Tensor(value))
+    value = check_dict_entry("matrices", matrices, key, shape)
+    getattr(cell, attribute).set_data(Tensor(value.astype(np.float32)))
 
 
 class _Head(nn.Cell):
-    """One attention head with its own W_i^Q (D, d_h), W_i^K (kdim, d_h), W_i^V (vdim, d_h)."""
+    """One attention head with its own W_i^Q (D, d_h), W_i^K (kdim, d_h), W_i^V (vdim, d_h).
+
+    Call ``(query, key, value, allowed=None, bias=None)``: ``allowed`` and
+    ``bias`` are this head's slices of the combined masks (see :mod:`.masks`).
+    """
 
     def __init__(self, w_q, w_k, w_v, biases, dropout):
         super().__init__()
@@ -227,11 +261,19 @@ class _Head(nn.Cell):
         self.b_v = Parameter(Tensor(b_v), name="b_v", requires_grad=self.has_bias)
         self.dropout = dropout
 
-    def construct(self, query, key, value, mask):
-        q = ops.matmul(query, self.w_q) + self.b_q  # (B, Nq, d_h)
-        k = ops.matmul(key, self.w_k) + self.b_k  # (B, Nk, d_h)
-        v = ops.matmul(value, self.w_v) + self.b_v  # (B, Nk, d_h)
-        return scaled_dot_product_attention(q, k, v, mask, self.dropout, self.training)
+    def construct(self, query, key, value, allowed=None, bias=None):
+        dtype = query.dtype
+        q = ops.matmul(query, self.w_q.astype(dtype)) + self.b_q.astype(dtype)  # (B, Nq, d_h)
+        k = ops.matmul(key, self.w_k.astype(dtype)) + self.b_k.astype(dtype)  # (B, Nk, d_h)
+        v = ops.matmul(value, self.w_v.astype(dtype)) + self.b_v.astype(dtype)  # (B, Nk, d_h)
+        return attend(q, k, v, allowed, bias, self.dropout, self.training)
+
+
+def _head_slice(mask, i):
+    """Head i of a (B|1, h|1, Nq, Nk) mask -> (B|1, Nq, Nk)."""
+    if mask is None:
+        return None
+    return mask[:, 0] if mask.shape[1] == 1 else mask[:, i]
 
 
 class PerHeadAttention(nn.Cell):
@@ -239,8 +281,9 @@ class PerHeadAttention(nn.Cell):
 
     Each head i owns W_i^Q, W_i^K, W_i^V and runs its own attention; the h
     outputs are concatenated side by side per token and mixed by W^O.  Same
-    arguments, call signature and results as :class:`MultiHeadAttention`, to
-    which it converts losslessly with :meth:`from_fused` / :meth:`to_fused`.
+    arguments, call (masks included, but the lessons' ``mask``) and results
+    as :class:`MultiHeadAttention`, to which it converts losslessly with
+    :meth:`from_fused` / :meth:`to_fused`.
 
     >>> import numpy as np, mindspore as ms, mhsa_ms as mm
     >>> mha = mm.MultiHeadAttention(8, 2)
@@ -250,9 +293,9 @@ class PerHeadAttention(nn.Cell):
     True
     """
 
-    def __init__(self, embed_dim, num_heads, *, kdim=None, vdim=None, bias=True, dropout=0.0):
+    def __init__(self, embed_dim, num_heads, *, kdim=None, vdim=None, bias=True, dropout=0.0, qkv_bias=None):
         super().__init__()
-        _configure(self, embed_dim, num_heads, kdim, vdim, bias, dropout)
+        _configure(self, embed_dim, num_heads, kdim, vdim, bias, dropout, qkv_bias)
         zeros = np.zeros(embed_dim, np.float32)
         self._build({
             "W_q": _xavier(embed_dim, embed_dim), "W_k": _xavier(self.kdim, embed_dim),
@@ -266,37 +309,39 @@ class PerHeadAttention(nn.Cell):
         b_q, b_k, b_v = (per_head_weights(m[key][None, :], h) for key in ("b_q", "b_k", "b_v"))
         self.heads = nn.CellList([
             _Head(w_q[i], w_k[i], w_v[i],
-                  (b_q[i][0], b_k[i][0], b_v[i][0]) if self.has_bias else None, self.dropout)
+                  (b_q[i][0], b_k[i][0], b_v[i][0]) if self.has_qkv_bias else None, self.dropout)
             for i in range(h)
         ])
         self.w_o = Parameter(Tensor(m["W_o"]), name="w_o")
         self.b_o = Parameter(Tensor(m["b_o"]), name="b_o") if self.has_bias else None
 
-    def construct(self, query, key=None, value=None, mask=None):
+    def construct(self, query, key=None, value=None, key_padding_mask=None, need_weights=True, attn_mask=None,
+                  average_attn_weights=False, is_causal=False):
         key = query if key is None else key
         value = key if value is None else value
         _check_inputs(query, key, value, self.embed_dim, self.kdim, self.vdim)
-        mask = _heads_mask(mask, query.shape[0], self.num_heads, query.shape[1], key.shape[1])
+        _check_call_flags(need_weights, average_attn_weights)
+        allowed, bias = merge_masks(query.shape[0], self.num_heads, query.shape[1], key.shape[1],
+                                    attn_mask, key_padding_mask, is_causal)
         outputs = ()
         weights = ()
         for i, head in enumerate(self.heads):
-            head_mask = None if mask is None else mask[:, 0] if mask.shape[1] == 1 else mask[:, i]
-            out_i, weights_i = head(query, key, value, head_mask)  # (B, Nq, d_h), (B, Nq, Nk)
+            out_i, weights_i = head(query, key, value, _head_slice(allowed, i),
+                                    _head_slice(bias, i))  # (B, Nq, d_h), (B, Nq, Nk)
             outputs = outputs + (out_i,)
             weights = weights + (weights_i,)
         concat = ops.cat(outputs, -1)  # (B, Nq, h * d_h): heads side by side per token
-        out = ops.matmul(concat, self.w_o)  # (B, Nq, D)
+        out = ops.matmul(concat, self.w_o.astype(concat.dtype))  # (B, Nq, D)
         if self.b_o is not None:
-            out = out + self.b_o
-        return out, ops.stack(weights, 1)  # (B, Nq, D), (B, h, Nq, Nk)
+            out = out + self.b_o.astype(concat.dtype)
+        return out, _weights_out(ops.stack(weights, 1), need_weights, average_attn_weights)  # (B, h, Nq, Nk)
 
     @classmethod
     def from_fused(cls, mha):
         """The per-head form of a :class:`MultiHeadAttention`, with W_i^Q = W^Q S_i."""
-        if not isinstance(mha, MultiHeadAttention):
-            raise TypeError(f"mha must be a MultiHeadAttention, got {type(mha).__name__}")
+        check_instance("mha", mha, MultiHeadAttention, "a MultiHeadAttention")
         per_head = cls(mha.embed_dim, mha.num_heads, kdim=mha.kdim, vdim=mha.vdim,
-                       bias=mha.has_bias, dropout=mha.dropout)
+                       bias=mha.has_bias, dropout=mha.dropout, qkv_bias=mha.has_qkv_bias)
         per_head.set_projection_matrices(mha.projection_matrices())
         return per_head
 
@@ -306,31 +351,34 @@ class PerHeadAttention(nn.Cell):
         for name in ("q", "k", "v"):
             result[f"W_{name}"] = np.concatenate([getattr(head, f"w_{name}").asnumpy() for head in self.heads], 1)
             result[f"b_{name}"] = (np.concatenate([getattr(head, f"b_{name}").asnumpy() for head in self.heads])
-                                   if self.has_bias else None)
+                                   if self.has_qkv_bias else None)
         result["W_o"] = self.w_o.asnumpy().copy()
         result["b_o"] = self.b_o.asnumpy().copy() if self.has_bias else None
         return result
 
     def set_projection_matrices(self, matrices):
         """Load fused matrices (see :meth:`MultiHeadAttention.set_projection_matrices`)."""
-        fused = MultiHeadAttention(self.embed_dim, self.num_heads, kdim=self.kdim, vdim=self.vdim,
-                                   bias=self.has_bias, dropout=self.dropout)
+        fused = self._fused_like()
         fused.set_projection_matrices(matrices)  # validates names and shapes
         m = fused.projection_matrices()
         h = self.num_heads
         for name in ("q", "k", "v"):
             for i, block in enumerate(per_head_weights(m[f"W_{name}"], h)):
                 getattr(self.heads[i], f"w_{name}").set_data(Tensor(np.ascontiguousarray(block)))
-            if self.has_bias:
+            if self.has_qkv_bias:
                 for i, block in enumerate(per_head_weights(m[f"b_{name}"][None, :], h)):
                     getattr(self.heads[i], f"b_{name}").set_data(Tensor(np.ascontiguousarray(block[0])))
         self.w_o.set_data(Tensor(m["W_o"]))
         if self.has_bias:
             self.b_o.set_data(Tensor(m["b_o"]))
 
+    def _fused_like(self):
+        """A :class:`MultiHeadAttention` of the same configuration, with its own random weights."""
+        return MultiHeadAttention(self.embed_dim, self.num_heads, kdim=self.kdim, vdim=self.vdim,
+                                  bias=self.has_bias, dropout=self.dropout, qkv_bias=self.has_qkv_bias)
+
     def to_fused(self):
         """The equivalent :class:`MultiHeadAttention`."""
-        fused = MultiHeadAttention(self.embed_dim, self.num_heads, kdim=self.kdim, vdim=self.vdim,
-                                   bias=self.has_bias, dropout=self.dropout)
+        fused = self._fused_like()
         fused.set_projection_matrices(self.projection_matrices())
         return fused

@@ -15,7 +15,7 @@ projection :math:`W_i^Q = W^Q S_i` is a column block of the fused
 import numpy as np
 from mindspore import ops
 
-from .._checks import check_divisible, check_positive_int, check_rank
+from .._checks import check_divisible, check_int, check_positive_int, check_rank
 
 
 def _transpose(x, perm):
@@ -49,10 +49,7 @@ def head_selection_matrix(d_model, num_heads, head):
     check_positive_int("d_model", d_model)
     check_positive_int("num_heads", num_heads)
     check_divisible("d_model", d_model, "num_heads", num_heads)
-    if isinstance(head, bool) or not isinstance(head, (int, np.integer)):
-        raise TypeError(f"head must be an int, got {type(head).__name__} {head!r}")
-    if not 0 <= head < num_heads:
-        raise ValueError(f"head must be in [0, num_heads={num_heads}), got {head}")
+    check_int("head", head, 0, below=num_heads, below_name="num_heads")
     head_dim = d_model // num_heads
     selection = np.zeros((d_model, head_dim), dtype=np.float32)
     selection[head * head_dim + np.arange(head_dim), np.arange(head_dim)] = 1.0

@@ -17,6 +17,8 @@ call in a lesson.  MindSpore jits a Cell's ``construct``, not the Cell.
 import mindspore
 from mindspore import nn
 
+from .._checks import check_callable, check_choice
+
 
 def jit_compile(model, jit_level="O0"):
     """Return ``model`` compiled with ``mindspore.jit``: a callable with the same arguments.
@@ -33,10 +35,8 @@ def jit_compile(model, jit_level="O0"):
         jit_level: MindSpore's graph optimisation level, "O0" (default, the
             fastest measured on CPU) or "O1" (adds graph-kernel fusion).
     """
-    if jit_level not in ("O0", "O1"):
-        raise ValueError(f"jit_level must be 'O0' or 'O1', got {jit_level!r}")
+    check_choice("jit_level", jit_level, ("O0", "O1"))
     if isinstance(model, nn.Cell):
         return mindspore.jit(model.construct, jit_level=jit_level)
-    if not callable(model):
-        raise TypeError(f"model must be a mindspore.nn.Cell or a function, got {type(model).__name__}")
+    check_callable("model", model)
     return mindspore.jit(model, jit_level=jit_level)

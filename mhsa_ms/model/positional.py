@@ -12,7 +12,7 @@ import mindspore
 from mindspore import Parameter, Tensor, nn
 from mindspore.common.initializer import TruncatedNormal, initializer
 
-from .._checks import check_last_dim, check_positive_int, check_rank
+from .._checks import check_at_most, check_divisible, check_last_dim, check_positive_int, check_rank, check_shape
 
 
 def sinusoidal_positional_encoding(num_tokens, dim):
@@ -26,8 +26,7 @@ def sinusoidal_positional_encoding(num_tokens, dim):
     """
     check_positive_int("num_tokens", num_tokens)
     check_positive_int("dim", dim)
-    if dim % 2:
-        raise ValueError(f"dim must be even for sin/cos pairs, got {dim}")
+    check_divisible("dim", dim, "2 (sin/cos pairs)", 2)
     position = np.arange(num_tokens)[:, None]  # (N, 1)
     frequency = np.exp(-math.log(10000.0) * np.arange(0, dim, 2) / dim)  # (D/2,)
     encoding = np.zeros((num_tokens, dim))
@@ -41,14 +40,14 @@ class SinusoidalPositionalEncoding(nn.Cell):
 
     def __init__(self, max_tokens, dim):
         super().__init__()
+        check_positive_int("max_tokens", max_tokens)
         self.dim = dim
         self.encoding = Tensor(sinusoidal_positional_encoding(max_tokens, dim))  # (N_max, D), not trained
 
     def construct(self, x):
         check_rank("x", x.shape, 3, "(B, N, D)")
         check_last_dim("x", x.shape, self.dim, "dim")
-        if x.shape[1] > self.encoding.shape[0]:
-            raise ValueError(f"x has {x.shape[1]} tokens, more than max_tokens={self.encoding.shape[0]}")
+        check_at_most("x tokens N", x.shape[1], self.encoding.shape[0], "max_tokens")
         return x + self.encoding[: x.shape[1]]
 
 
@@ -64,7 +63,5 @@ class LearnedPositionalEmbedding(nn.Cell):
 
     def construct(self, x):
         check_rank("x", x.shape, 3, "(B, N, D)")
-        if x.shape[1:] != self.embedding.shape[1:]:
-            raise ValueError(f"x must have shape (B, {self.embedding.shape[1]}, {self.embedding.shape[2]}), "
-                             f"got {x.shape}")
+        check_shape("x", x.shape, (x.shape[0],) + tuple(self.embedding.shape[1:]), "(B, num_tokens, dim)")
         return x + self.embedding

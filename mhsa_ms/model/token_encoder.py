@@ -14,7 +14,7 @@ Lesson 5 trains it on :func:`mhsa_ms.reverse_task`.
 from mindspore import nn
 from mindspore.common.initializer import Normal
 
-from .._checks import check_positive_int, check_rank
+from .._checks import check_bool, check_choice, check_positive_int, check_rank
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from .transformer import EncoderLayer, layer_norm
 
@@ -33,7 +33,10 @@ class TokenEncoder(nn.Cell):
 
     Token embeddings are initialised N(0, 1), the scale of the sinusoidal
     encoding, so neither drowns the other at the start.  Call ``(tokens,
-    return_attention=False)`` with int tokens (B, N); returns logits
+    return_attention=False, attn_mask=None, key_padding_mask=None,
+    is_causal=False)`` with int tokens (B, N) and the masks of
+    :class:`mhsa_ms.EncoderLayer` (torch's conventions, see
+    :mod:`mhsa_ms.model.masks`), passed to every layer; returns logits
     (B, N, V), or (logits, tuple of ``depth`` weights (B, h, N, N)).
     """
 
@@ -42,8 +45,7 @@ class TokenEncoder(nn.Cell):
         super().__init__()
         check_positive_int("vocab_size", vocab_size)
         check_positive_int("depth", depth)
-        if positions not in _POSITIONS:
-            raise ValueError(f"positions must be one of {_POSITIONS}, got {positions!r}")
+        check_choice("positions", positions, _POSITIONS)
         self.embed = nn.Embedding(vocab_size, embed_dim, embedding_table=Normal(1.0))
         if positions == "sinusoidal":
             self.positions = SinusoidalPositionalEncoding(max_tokens, embed_dim)
@@ -55,12 +57,14 @@ class TokenEncoder(nn.Cell):
         self.norm = layer_norm(embed_dim) if norm_first else None
         self.head = nn.Dense(embed_dim, vocab_size)
 
-    def construct(self, tokens, return_attention=False):
+    def construct(self, tokens, return_attention=False, attn_mask=None, key_padding_mask=None, is_causal=False):
         check_rank("tokens", tokens.shape, 2, "(B, N) token ids")
+        check_bool("return_attention", return_attention)
         x = self.positions(self.embed(tokens))  # (B, N, D)
         attention = ()
         for layer in self.layers:
-            x, weights = layer(x, need_weights=return_attention)  # (B, N, D), (B, h, N, N)
+            x, weights = layer(x, attn_mask, key_padding_mask, is_causal,
+                               need_weights=return_attention)  # (B, N, D), (B, h, N, N)
             attention = attention + (weights,)
         if self.norm is not None:
             x = self.norm(x)  # pre-norm layers leave the residual stream unnormalised

@@ -105,7 +105,9 @@ def test_card_is_displayed_inside_a_kernel(fresh, monkeypatch):
 
 @pytest.mark.parametrize("kwargs, error, text", [
     ({"day": 42}, ValueError, "day must be one of"),
-    ({"day": True}, ValueError, "day must be one of"),
+    ({"day": True}, TypeError, "day must be an int, got bool True"),
+    ({"day": "1"}, TypeError, "day must be an int, got str '1'"),
+    ({"day": 1, "name": 3}, TypeError, "name must be a non-empty string, got int 3"),
     ({"day": 1, "name": "  "}, ValueError, "name must be a non-empty string"),
     ({"day": 1, "figure": np.zeros((4, 4))}, TypeError, "figure must be a matplotlib Figure"),
 ])

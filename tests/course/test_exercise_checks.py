@@ -89,8 +89,10 @@ def test_a_forged_check_call_never_passes(forged, capsys):
 
 
 def test_bad_exercise_ids_are_named():
-    with pytest.raises(ValueError, match="exercise_id must be a string like '1.2'"):
+    with pytest.raises(TypeError, match="exercise_id must be a string like '1.2', got float 1.1"):
         mm.check_exercise(1.1, print)
+    with pytest.raises(ValueError, match="exercise_id must be a string like '1.2', got 'one'"):
+        mm.check_exercise("one", print)
     with pytest.raises(ValueError, match="'9.9' has no check; known: 0.1, 0.2, 1.1"):
         mm.check_exercise("9.9", print)
 

@@ -59,5 +59,5 @@ def test_bad_arguments_are_named(kwargs, text):
 
 def test_axes_take_a_single_map_only():
     fig, ax = plt.subplots()
-    with pytest.raises(ValueError, match="ax draws one map"):
+    with pytest.raises(ValueError, match=r"ax draws one \(Nq, Nk\) map; weights of shape \(2, 3, 3\) have 2 panels"):
         mm.plot_attention(np.ones((2, 3, 3)), ax=ax)

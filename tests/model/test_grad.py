@@ -50,7 +50,8 @@ CASES = {
     "per_head_no_bias": (lambda: mm.PerHeadAttention(8, 2, bias=False), lambda cell: cell(_x(2, 4, 8))[0]),
     "feed_forward": (lambda: mm.FeedForward(8, 16), lambda cell: cell(_x(2, 4, 8))),
     "encoder_pre_norm": (lambda: mm.EncoderLayer(8, 2, mlp_ratio=2.0),
-                         lambda cell: cell(_x(2, 4, 8), mm.causal_mask(4))[0]),
+                         lambda cell: cell(_x(2, 4, 8), src_key_padding_mask=mm.key_padding_mask([4, 3], 4),
+                                           is_causal=True)[0]),
     "encoder_post_norm": (lambda: mm.EncoderLayer(8, 2, mlp_ratio=2.0, norm_first=False),
                           lambda cell: cell(_x(2, 4, 8))[0]),
     "decoder": (lambda: mm.DecoderLayer(8, 2, mlp_ratio=2.0),
@@ -59,6 +60,9 @@ CASES = {
     "patch_embedding": (lambda: mm.PatchEmbedding(4, 2, 1, 8), lambda cell: cell(_x(2, 1, 4, 4))),
     "vision_transformer": (lambda: mm.VisionTransformer(4, 2, 1, 3, 8, 2, 2, mlp_ratio=2.0),
                            lambda cell: cell(_x(2, 1, 4, 4))),
+    "vision_transformer_avg_no_qkv_bias": (
+        lambda: mm.VisionTransformer((4, 6), (2, 3), 1, 3, 8, 2, 2, mlp_ratio=2.0, global_pool="avg", qkv_bias=False),
+        lambda cell: cell(_x(2, 1, 4, 6))),
 }
 
 
@@ -89,23 +93,36 @@ def test_fully_masked_rows_sdpa_values_and_gradients_finite():
     assert np.abs(grads[0].asnumpy()[0, 1]).max() > 0
 
 
-def test_fully_masked_sequence_multi_head_values_and_gradients_finite():
-    mha = randomize(mm.MultiHeadAttention(8, 2), 4)
+FULLY_MASKED = {  # sequence 1 is empty: every one of its rows is fully masked
+    "bool_padding": lambda: {"key_padding_mask": mm.key_padding_mask([3, 0], 4)},
+    "float_padding": lambda: {"key_padding_mask": tensor(np.where(mm.key_padding_mask([3, 0], 4).asnumpy(),
+                                                                  -np.inf, 0.0))},
+    "bool_attn_4d": lambda: {"attn_mask": as_bool(np.arange(2)[:, None, None, None] == np.ones((2, 1, 4, 4)))},
+    "lessons_mask": lambda: {"mask": mm.padding_mask([3, 0], 4)},
+}
+
+
+@pytest.mark.parametrize("kind, module", [(kind, module) for kind in FULLY_MASKED
+                                          for module in (mm.MultiHeadAttention, mm.PerHeadAttention)
+                                          if kind != "lessons_mask" or module is mm.MultiHeadAttention])
+def test_fully_masked_sequence_multi_head_values_and_gradients_finite(kind, module):
+    mha = randomize(module(8, 2), 4)
     x = _x(2, 4, 8, seed=5)
-    mask = mm.padding_mask([3, 0], 4)  # sequence 1 is empty: every one of its rows is fully masked
+    masks = FULLY_MASKED[kind]()
     probe = _probe((2, 4, 8), 6)
 
     def loss_fn(x):
-        out, _ = mha(x, mask=mask)
+        out, _ = mha(x, **masks)
         return (out * probe).sum()
 
-    out, weights = mha(x, mask=mask)
+    out, weights = mha(x, **masks)
     assert np.isfinite(out.asnumpy()).all() and np.isfinite(weights.asnumpy()).all()
     assert not weights.asnumpy()[1].any()
     params = mha.trainable_params()
     loss, (x_grad, param_grads) = mindspore.value_and_grad(loss_fn, 0, params)(x)
     assert np.isfinite(loss.asnumpy()) and np.isfinite(x_grad.asnumpy()).all()
     assert not x_grad.asnumpy()[1].any()  # the empty sequence's tokens change nothing
+    assert np.abs(x_grad.asnumpy()[0]).max() > 0
     for param, grad in zip(params, param_grads):
         assert np.isfinite(grad.asnumpy()).all(), param.name
 
@@ -116,7 +133,7 @@ def test_jitted_gradient_equals_eager_gradient():
     params = layer.trainable_params()
 
     def loss_fn(x):
-        return (layer(x, mm.causal_mask(4))[0] * probe).sum()
+        return (layer(x, is_causal=True)[0] * probe).sum()
 
     grad_fn = mindspore.value_and_grad(loss_fn, None, params)
     eager_loss, eager_grads = grad_fn(x)

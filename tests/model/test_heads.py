@@ -59,9 +59,9 @@ def _inputs(rng, kdim, vdim, batch=2, q_len=4, k_len=6, embed_dim=12):
     return query, tensor(rng.standard_normal((batch, k_len, kdim))), tensor(rng.standard_normal((batch, k_len, vdim)))
 
 
-def _assert_same_attention(a, b, query, key, value, mask):
-    out_a, weights_a = a(query, key, value, mask)
-    out_b, weights_b = b(query, key, value, mask)
+def _assert_same_attention(a, b, query, key, value, masks):
+    out_a, weights_a = a(query, key, value, **masks)
+    out_b, weights_b = b(query, key, value, **masks)
     np.testing.assert_allclose(out_a.asnumpy(), out_b.asnumpy(), rtol=0, atol=2e-6)
     np.testing.assert_allclose(weights_a.asnumpy(), weights_b.asnumpy(), rtol=0, atol=2e-6)
 
@@ -75,13 +75,15 @@ PER_HEAD_CASES = {
 
 
 def _mask(kind, rng, q_len):
+    """The masks as keyword arguments (torch's conventions)."""
     if kind == "causal":
-        return mm.causal_mask(q_len)
+        return {"is_causal": True}
     if kind == "per_head":
-        mask = rng.random((2, 3, q_len, 6)) > 0.5  # (B, h, Nq, Nk): a different mask per head
-        mask[..., 0] = True
-        return as_bool(mask)
-    return None
+        blocked = rng.random((2, 3, q_len, 6)) < 0.5  # (B, h, Nq, Nk): a different mask per head
+        blocked[..., 0] = False
+        padding = np.arange(6)[None, :] >= np.array([6, 4])[:, None]  # (B, Nk)
+        return {"attn_mask": as_bool(blocked), "key_padding_mask": as_bool(padding)}
+    return {}
 
 
 @pytest.mark.parametrize("case", list(PER_HEAD_CASES))
@@ -138,18 +140,28 @@ def test_parity_with_mindspore_multihead_attention(case):
     mha.set_projection_matrices(random_projections(12, 12, 12, bias, 8))
     theirs = mha.to_mindspore()
     x = tensor(rng.standard_normal((2, 5, 12)))
-    options = {}
+    options = {}  # the same masks for both modules: MindSpore's follow PyTorch's conventions too
     if mask_kind == "causal":
-        mask = mm.causal_mask(5)
-        options["attn_mask"] = ~mask  # MindSpore (like PyTorch): True = may NOT attend
+        options["attn_mask"] = ~mm.causal_mask(5)  # True = may NOT attend
     elif mask_kind == "padding":
-        mask = mm.padding_mask([5, 3], 5)  # (B, 1, N)
-        options["key_padding_mask"] = ~mask[:, 0]  # (B, N), True = padding
-    else:
-        mask = None
-    out, weights = mha(x, mask=mask)
+        options["key_padding_mask"] = mm.key_padding_mask([5, 3], 5)  # (B, N), True = padding
+    out, weights = mha(x, **options)
     their_out, their_mean = theirs(x, x, x, **options)  # weights averaged over heads by default
     np.testing.assert_allclose(out.asnumpy(), their_out.asnumpy(), rtol=0, atol=1e-5)
-    np.testing.assert_allclose(weights.asnumpy().mean(1), their_mean.asnumpy(), rtol=0, atol=1e-6)
+    _, our_mean = mha(x, average_attn_weights=True, **options)
+    np.testing.assert_allclose(our_mean.asnumpy(), their_mean.asnumpy(), rtol=0, atol=1e-6)
     _, their_heads = theirs(x, x, x, average_attn_weights=False, **options)
     np.testing.assert_allclose(weights.asnumpy(), their_heads.asnumpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [mm.MultiHeadAttention, mm.PerHeadAttention])
+def test_both_modules_take_need_weights_and_average_attn_weights(cls):
+    module = cls(12, 3)
+    x = tensor(np.random.default_rng(9).standard_normal((2, 4, 12)))
+    out, weights = module(x)
+    out_none, none = module(x, need_weights=False)
+    assert none is None
+    np.testing.assert_allclose(out_none.asnumpy(), out.asnumpy(), rtol=0, atol=1e-6)
+    _, averaged = module(x, average_attn_weights=True)
+    assert averaged.shape == (2, 4, 4)
+    np.testing.assert_allclose(averaged.asnumpy(), weights.asnumpy().mean(1), rtol=0, atol=1e-6)

@@ -32,9 +32,19 @@ def _x(*shape):
 
 
 def _random_mask(*shape):
+    """The lessons' convention: True = may attend (key 0 always)."""
     mask = np.random.default_rng(RNG_SEED + 1).random(shape) > 0.5
     mask[..., 0] = True
     return as_bool(mask)
+
+
+def _blocked(*shape):
+    """torch's convention: True = not allowed (key 0 never)."""
+    return ~_random_mask(*shape)
+
+
+def _padding(lengths, tokens):
+    return mm.key_padding_mask(lengths, tokens)  # (B, Nk), True = padding
 
 
 def test_sdpa_eager_equals_jit():
@@ -44,12 +54,25 @@ def test_sdpa_eager_equals_jit():
 
 def test_multi_head_self_attention_eager_equals_jit():
     mha = randomize(mm.MultiHeadAttention(16, 4), 1)
-    _assert_eager_equals_jit(mha.construct, _x(2, 5, 16), None, None, mm.causal_mask(5))
+    # (query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights, is_causal)
+    _assert_eager_equals_jit(mha.construct, _x(2, 5, 16), None, None, _padding([5, 2], 5), True, None, False, True)
+    float_mask = tensor(np.where(_blocked(5, 5).asnumpy(), -np.inf, 0.5))
+    _assert_eager_equals_jit(mha.construct, _x(2, 5, 16), None, None, None, True, float_mask, True, False)
+
+
+def test_multi_head_attention_lessons_mask_eager_equals_jit():
+    mha = randomize(mm.MultiHeadAttention(16, 4), 1)
+
+    def with_lessons_mask(x, mask):
+        return mha(x, mask=mask)
+
+    _assert_eager_equals_jit(with_lessons_mask, _x(2, 5, 16), mm.padding_mask([5, 2], 5))
 
 
 def test_multi_head_cross_attention_eager_equals_jit():
     mha = randomize(mm.MultiHeadAttention(16, 4, kdim=6, vdim=10), 2)
-    _assert_eager_equals_jit(mha.construct, _x(2, 3, 16), _x(2, 7, 6), _x(2, 7, 10), _random_mask(2, 3, 7))
+    _assert_eager_equals_jit(mha.construct, _x(2, 3, 16), _x(2, 7, 6), _x(2, 7, 10), _padding([7, 4], 7), True,
+                             _blocked(2 * 4, 3, 7))
 
 
 def test_multi_head_attention_without_weights_eager_equals_jit():
@@ -59,7 +82,8 @@ def test_multi_head_attention_without_weights_eager_equals_jit():
 
 def test_per_head_attention_eager_equals_jit():
     per_head = randomize(mm.PerHeadAttention(12, 3), 4)
-    _assert_eager_equals_jit(per_head.construct, _x(2, 4, 12), None, None, _random_mask(2, 3, 4, 4))
+    _assert_eager_equals_jit(per_head.construct, _x(2, 4, 12), None, None, _padding([4, 3], 4), True,
+                             _blocked(2, 3, 4, 4))
 
 
 def test_feed_forward_eager_equals_jit():
@@ -70,12 +94,14 @@ def test_feed_forward_eager_equals_jit():
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre_norm", "post_norm"])
 def test_encoder_layer_eager_equals_jit(norm_first):
     layer = randomize(mm.EncoderLayer(16, 4, mlp_ratio=2.0, norm_first=norm_first), 6)
-    _assert_eager_equals_jit(layer.construct, _x(2, 5, 16), mm.causal_mask(5))
+    _assert_eager_equals_jit(layer.construct, _x(2, 5, 16), None, _padding([5, 3], 5), True)
 
 
 def test_decoder_layer_eager_equals_jit():
     layer = randomize(mm.DecoderLayer(16, 4, mlp_ratio=2.0), 7)
-    _assert_eager_equals_jit(layer.construct, _x(2, 4, 16), _x(2, 6, 16), None, mm.padding_mask([6, 3], 6))
+    # (tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask)
+    _assert_eager_equals_jit(layer.construct, _x(2, 4, 16), _x(2, 6, 16), None, None, None, _padding([6, 3], 6))
+    _assert_eager_equals_jit(layer.construct, _x(2, 4, 16), _x(2, 6, 16), _blocked(4, 4), _blocked(4, 6))
 
 
 def test_positional_encodings_eager_equal_jit():

@@ -78,54 +78,85 @@ def test_sdpa_dropout_only_in_training():
 
 
 MHA_CASES = {
-    # name: (kdim, vdim, Nq, Nk, bias, mask kind)
-    "self": (None, None, 5, 5, True, None),
-    "self_causal": (None, None, 5, 5, True, "causal"),
-    "self_padding_empty_row": (None, None, 5, 5, True, "padding"),
-    "cross_kdim_vdim": (6, 10, 4, 7, True, "batch"),
-    "cross_no_bias_per_head_mask": (6, 10, 4, 7, False, "per_head"),
+    # name: (kdim, vdim, Nq, Nk, bias, masks)
+    "self": (None, None, 5, 5, True, {}),
+    "self_is_causal": (None, None, 5, 5, True, {"is_causal": True}),
+    "self_padding_empty_row": (None, None, 5, 5, True, {"key_padding_mask": "bool_empty"}),
+    "self_padding_and_causal": (None, None, 5, 5, True, {"key_padding_mask": "bool", "is_causal": True}),
+    "self_float_attn_float_padding": (None, None, 5, 5, True, {"attn_mask": "float2d", "key_padding_mask": "float"}),
+    "cross_kdim_vdim_bool_attn_3d": (6, 10, 4, 7, True, {"attn_mask": "bool3d"}),
+    "cross_no_bias_per_head_attn_4d": (6, 10, 4, 7, False, {"attn_mask": "bool4d", "key_padding_mask": "bool"}),
+    "cross_causal_rectangular": (None, None, 4, 7, True, {"is_causal": True}),
+    "lessons_mask": (None, None, 5, 5, True, {"mask": "padding"}),
 }
 
 
-def _mha_mask(kind, rng, batch, heads, q_len, k_len):
-    """(mask for MindSpore, same mask as a NumPy array)."""
-    if kind is None:
-        return None, None
-    if kind == "causal":
-        return mm.causal_mask(q_len), np.tril(np.ones((q_len, k_len), dtype=bool))
-    if kind == "padding":  # second sequence has length 0: all its rows fully masked
-        lengths = [3, 0]
-        mask = np.arange(k_len)[None, None, :] < np.array(lengths)[:, None, None]  # (B, 1, Nk)
-        return mm.padding_mask(lengths, k_len), mask
-    shape = (batch, q_len, k_len) if kind == "batch" else (batch, heads, q_len, k_len)
-    mask = _fully_masked_mask(rng, shape)
-    return as_bool(mask), mask
+def _mha_masks(spec, rng, batch, heads, q_len, k_len):
+    """Torch-convention masks as MindSpore keyword arguments and as NumPy ones for the reference."""
+    ours, numpy = {}, {}
+    for name, kind in spec.items():
+        if name == "is_causal":
+            ours[name] = numpy[name] = kind
+            continue
+        if name == "mask":  # the lessons' may-attend (B, 1, Nk) padding mask
+            ours[name], numpy[name] = mm.padding_mask([3, 0], k_len), (np.arange(k_len) < np.array([3, 0])[:, None])[:, None]
+            continue
+        if name == "key_padding_mask":
+            lengths = np.array([3, 0] if kind == "bool_empty" else [k_len, 2])
+            array = np.arange(k_len)[None, :] >= lengths[:, None]  # (B, Nk) True = padding
+            if kind == "float":
+                array = np.where(array, -np.inf, 0.3 * rng.standard_normal((batch, k_len)))
+        else:
+            shape = {"2d": (q_len, k_len), "3d": (batch * heads, q_len, k_len),
+                     "4d": (batch, heads, q_len, k_len)}[kind[-2:]]
+            array = _fully_masked_mask(rng, shape) if kind.startswith("bool") else rng.standard_normal(shape)
+            if kind.startswith("bool"):
+                array = ~array  # torch's convention: True = not allowed
+            else:
+                array[rng.random(shape) < 0.2] = -np.inf
+        numpy[name] = array
+        ours[name] = as_bool(array) if array.dtype == bool else tensor(array)
+    return ours, numpy
 
 
 @pytest.mark.parametrize("case", list(MHA_CASES))
 def test_multi_head_attention_matches_reference(case):
-    kdim, vdim, q_len, k_len, bias, mask_kind = MHA_CASES[case]
+    kdim, vdim, q_len, k_len, bias, spec = MHA_CASES[case]
     rng = np.random.default_rng(4)
     embed_dim, heads, batch = 16, 4, 2
     mha = mm.MultiHeadAttention(embed_dim, heads, kdim=kdim, vdim=vdim, bias=bias)
     mha.set_projection_matrices(random_projections(embed_dim, kdim or embed_dim, vdim or embed_dim, bias, 5))
     query = rng.standard_normal((batch, q_len, embed_dim))
-    mask, np_mask = _mha_mask(mask_kind, rng, batch, heads, q_len, k_len)
-    if kdim is None:
-        out, weights = mha(tensor(query), mask=mask)
-        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, mask=np_mask)
+    masks, np_masks = _mha_masks(spec, rng, batch, heads, q_len, k_len)
+    np_legacy = np_masks.pop("mask", None)
+    if q_len == k_len and kdim is None:
+        out, weights = mha(tensor(query), **masks)
+        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, mask=np_legacy, **np_masks)
     else:
-        key = rng.standard_normal((batch, k_len, kdim))
-        value = rng.standard_normal((batch, k_len, vdim))
-        out, weights = mha(tensor(query), tensor(key), tensor(value), mask=mask)
-        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, key, value, np_mask)
+        key = rng.standard_normal((batch, k_len, kdim or embed_dim))
+        value = rng.standard_normal((batch, k_len, vdim or embed_dim))
+        out, weights = mha(tensor(query), tensor(key), tensor(value), **masks)
+        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, key, value,
+                                                 np_legacy, **np_masks)
     assert out.shape == (batch, q_len, embed_dim) and weights.shape == (batch, heads, q_len, k_len)
     assert max_error(out, expected_out) < ONE_ATTENTION
     assert max_error(weights, expected_weights) < ONE_ATTENTION
-    if mask_kind == "padding":  # an empty sequence: zero heads, so the output is the bias b_o
+    if "empty" in str(spec) or "mask" in spec:  # an empty sequence: zero heads, so the output is the bias b_o
         assert not weights.asnumpy()[1].any()
         np.testing.assert_allclose(out.asnumpy()[1], np.broadcast_to(mha.b_o.asnumpy(), (q_len, embed_dim)),
                                    atol=1e-7)
+
+
+def test_reference_masks_follow_torch_conventions():
+    """The reference's reading of torch's masks, on hand-made ones: True = not allowed, float added."""
+    allowed, bias = ref.torch_masks(2, 1, 2, 3, attn_mask=np.array([[False, True, False], [False, False, False]]),
+                                    key_padding_mask=np.array([[False, False, True], [False, False, False]]))
+    assert allowed[0, 0].tolist() == [[True, False, False], [True, True, False]]
+    assert allowed[1, 0].tolist() == [[True, False, True], [True, True, True]]
+    _, bias = ref.torch_masks(1, 1, 2, 2, attn_mask=np.array([[0.5, -np.inf], [0.0, 1.0]]))
+    assert bias[0, 0].tolist() == [[0.5, 0.0], [0.0, 1.0]]
+    causal, _ = ref.torch_masks(1, 1, 2, 3, is_causal=True)
+    assert causal[0, 0].tolist() == [[True, False, False], [True, True, False]]
 
 
 def test_projection_matrices_round_trip_and_convention():
@@ -155,9 +186,10 @@ def test_encoder_layer_matches_reference(norm_first, activation):
     layer = randomize(mm.EncoderLayer(16, 4, mlp_ratio=2.0, norm_first=norm_first, activation=activation), 8)
     layer.set_train(False)
     x = rng.standard_normal((2, 5, 16))
-    out, weights = layer(tensor(x), mm.causal_mask(5))
+    padding = np.arange(5)[None, :] >= np.array([5, 3])[:, None]  # (B, N) True = padding
+    out, weights = layer(tensor(x), src_key_padding_mask=as_bool(padding), is_causal=True)
     expected_out, expected_weights = ref.encoder_layer(
-        ref.cell_params(layer), 4, x, np.tril(np.ones((5, 5), bool)), norm_first, activation)
+        ref.cell_params(layer), 4, x, norm_first, activation, key_padding_mask=padding, is_causal=True)
     assert max_error(out, expected_out) < DEEP_STACK
     assert max_error(weights, expected_weights) < DEEP_STACK
 
@@ -210,10 +242,11 @@ def test_decoder_layer_matches_reference(norm_first):
     rng = np.random.default_rng(11)
     layer = randomize(mm.DecoderLayer(16, 4, mlp_ratio=2.0, norm_first=norm_first), 12)
     x, memory = rng.standard_normal((2, 4, 16)), rng.standard_normal((2, 6, 16))
-    out, self_weights, cross_weights = layer(tensor(x), tensor(memory), memory_mask=mm.padding_mask([6, 2], 6))
-    memory_mask = (np.arange(6)[None, :] < np.array([6, 2])[:, None])[:, None, :]  # (B, 1, Nk)
-    expected = ref.decoder_layer(ref.cell_params(layer), 4, x, memory, np.tril(np.ones((4, 4), bool)),
-                                 memory_mask, norm_first)
+    out, self_weights, cross_weights = layer(tensor(x), tensor(memory),
+                                             memory_key_padding_mask=mm.key_padding_mask([6, 2], 6))
+    memory_padding = np.arange(6)[None, :] >= np.array([6, 2])[:, None]  # (B, Nk) True = padding
+    expected = ref.decoder_layer(ref.cell_params(layer), 4, x, memory, norm_first, {"is_causal": True},
+                                 {"key_padding_mask": memory_padding})
     assert max_error(out, expected[0]) < DEEP_STACK
     assert max_error(self_weights, expected[1]) < DEEP_STACK
     assert max_error(cross_weights, expected[2]) < DEEP_STACK
@@ -229,31 +262,66 @@ def test_positional_encodings_match_reference():
     assert max_error(learned(tensor(x)), x + ref.f64(learned.embedding)) < 1e-6
 
 
-def test_patch_embedding_matches_reference():
+def test_decoder_layer_tgt_mask_as_torch_and_causal_default():
+    """tgt_is_causal=None: causal without tgt_mask, tgt_mask alone with one (torch's result), both with True."""
+    rng = np.random.default_rng(24)
+    layer = randomize(mm.DecoderLayer(16, 4, mlp_ratio=2.0), 25)
+    x, memory = rng.standard_normal((2, 4, 16)), rng.standard_normal((2, 6, 16))
+    params = ref.cell_params(layer)
+    window = np.abs(np.arange(4)[:, None] - np.arange(4)[None, :]) > 1  # (Nq, Nq) True = not allowed
+    for kwargs, masks in (({}, {"is_causal": True}),
+                          ({"tgt_mask": as_bool(window)}, {"attn_mask": window}),
+                          ({"tgt_mask": as_bool(window), "tgt_is_causal": True}, {"attn_mask": window, "is_causal": True}),
+                          ({"tgt_is_causal": False}, {})):
+        out, self_weights, _ = layer(tensor(x), tensor(memory), **kwargs)
+        expected = ref.decoder_layer(params, 4, x, memory, True, masks)
+        assert max_error(out, expected[0]) < DEEP_STACK, kwargs
+        assert max_error(self_weights, expected[1]) < DEEP_STACK, kwargs
+
+
+@pytest.mark.parametrize("image_size, patch_size", [(6, 3), ((6, 8), (3, 2))])
+def test_patch_embedding_matches_reference(image_size, patch_size):
     rng = np.random.default_rng(15)
-    embed = randomize(mm.PatchEmbedding(image_size=6, patch_size=3, in_channels=2, embed_dim=5), 16)
-    images = rng.standard_normal((2, 2, 6, 6))
+    embed = randomize(mm.PatchEmbedding(image_size=image_size, patch_size=patch_size, in_channels=2, embed_dim=5), 16)
+    height, width = (image_size,) * 2 if isinstance(image_size, int) else image_size
+    images = rng.standard_normal((2, 2, height, width))
     out = embed(tensor(images))
-    assert out.shape == (2, 4, 5)
-    expected = ref.patch_embedding(ref.sub(ref.cell_params(embed), "proj"), images, 3)
+    assert out.shape == (2, embed.num_patches, 5)
+    expected = ref.patch_embedding(ref.sub(ref.cell_params(embed), "proj"), images, patch_size)
     assert max_error(out, expected) < ONE_ATTENTION
 
 
-def test_vision_transformer_matches_reference():
+@pytest.mark.parametrize("knobs", [{}, {"image_size": (8, 12), "patch_size": (4, 3)},
+                                   {"global_pool": "avg", "qkv_bias": False},
+                                   {"layer_norm_eps": 1e-5, "global_pool": "avg"}],
+                         ids=["digits", "rectangular", "avg_no_qkv_bias", "eps_1e-5"])
+def test_vision_transformer_matches_reference(knobs):
     rng = np.random.default_rng(17)
-    config = dict(mm.VIT_PRESETS["digits"])
+    config = {**mm.VIT_PRESETS["digits"], **knobs}
     vit = randomize(mm.VisionTransformer(**config), 18)
     vit.set_train(False)
-    images = rng.standard_normal((2, config["in_channels"], config["image_size"], config["image_size"]))
+    height, width = ((config["image_size"],) * 2 if isinstance(config["image_size"], int)
+                     else config["image_size"])
+    images = rng.standard_normal((2, config["in_channels"], height, width))
     logits, attention = vit(tensor(images), return_attention=True)
     expected_logits, expected_attention = ref.vision_transformer(
-        ref.cell_params(vit), config["num_heads"], config["depth"], config["patch_size"], images)
+        ref.cell_params(vit), config["num_heads"], config["depth"], config["patch_size"], images,
+        eps=config.get("layer_norm_eps", 1e-6), global_pool=config.get("global_pool", "token"))
     assert logits.shape == (2, config["num_classes"])
     assert max_error(logits, expected_logits) < DEEP_STACK
     assert len(attention) == config["depth"]
     for got, expected in zip(attention, expected_attention):
         assert max_error(got, expected) < DEEP_STACK
     assert max_error(vit(tensor(images)), expected_logits) < DEEP_STACK  # return_attention=False
+
+
+def test_vision_transformer_layer_norm_epsilon_is_1e_6():
+    """ViT's LayerNorms use epsilon 1e-6 (timm), the encoder layer's default stays PyTorch's 1e-5."""
+    vit = mm.VisionTransformer(**mm.VIT_PRESETS["digits"])
+    epsilons = {cell.epsilon for _, cell in vit.cells_and_names() if isinstance(cell, mindspore.nn.LayerNorm)}
+    assert epsilons == {1e-6}
+    assert mm.EncoderLayer(8, 2).norm1.epsilon == 1e-5
+    assert mm.EncoderLayer(8, 2, layer_norm_eps=1e-6).norm1.epsilon == 1e-6
 
 
 @pytest.mark.parametrize("tokens, dim, heads", [(5, 16, 4), (9, 12, 1), (3, 24, 6)])

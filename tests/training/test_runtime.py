@@ -161,7 +161,7 @@ def test_use_fused_attn_honours_environment_variable(fresh_fused_decision, setti
 
 def test_use_fused_attn_rejects_bad_environment_value(fresh_fused_decision):
     fresh_fused_decision.setenv(functional.FUSED_ENV, "yes")
-    with pytest.raises(ValueError, match=r"MHSA_MS_FUSED_ATTN must be '0' or '1', got 'yes'"):
+    with pytest.raises(ValueError, match=r"MHSA_MS_FUSED_ATTN must be one of \('', '0', '1'\), got 'yes'"):
         mm.use_fused_attn()
 
 

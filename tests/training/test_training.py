@@ -149,7 +149,7 @@ def test_confusion_matrix_matches_scikit_learn():
 
 
 @pytest.mark.parametrize("args, match", [
-    (([0, 1], [0], 2), "equal length"),
+    (([0, 1], [0], 2), "y_true and y_pred must have the same length, got 2, 1"),
     (([0, 2], [0, 1], 2), "y_true"),
     (([0, 1], [0, -1], 2), "y_pred"),
     (([0, 1], [0, 1], 0), "num_classes"),
@@ -231,7 +231,7 @@ def test_resuming_from_a_checkpoint_gives_the_uninterrupted_weights(trained, tmp
 @pytest.mark.parametrize("overrides, match", [
     (dict(epochs=0), "epochs"),
     (dict(start_epoch=3), "start_epoch"),
-    (dict(batch_size=512), "batch_size=512"),
+    (dict(batch_size=512), "batch_size=512 must be at most the number of training samples"),
 ])
 def test_train_classifier_rejects_bad_arguments(overrides, match):
     with pytest.raises(ValueError, match=match):

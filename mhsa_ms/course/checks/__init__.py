@@ -11,10 +11,10 @@ answer gave on the cases; the learner's self-check
 This package holds the references, so a graded (sandboxed) kernel never
 gets it: there, ``check_exercise`` only records the answer's outputs.
 """
-import re
 
 import numpy as np
 
+from ..._checks import check_case_input
 from .judge import Expectations, Verdict, expectations, judge
 from .registry import EXTRA_ENV, all_checks, checks_of_day, find_check
 from .spec import ExerciseCheck, Mistake, Raises
@@ -22,7 +22,6 @@ from .spec import ExerciseCheck, Mistake, Raises
 __all__ = ["EXTRA_ENV", "ExerciseCheck", "Expectations", "Mistake", "Raises", "Verdict", "all_checks",
            "checks_of_day", "draw_cases", "expectations", "find_check", "judge"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def draw_cases(check, rng):
@@ -32,9 +31,7 @@ def draw_cases(check, rng):
         stored = {}
         for name, value in case.items():
             array = np.array(value)
-            if not _NAME.match(name) or array.dtype.kind not in "biuf":
-                raise ValueError(f"exercise {check.id}: case input {name!r} must be named like a Python "
-                                 f"variable and hold numbers, got dtype {array.dtype}")
+            check_case_input(check.id, name, array)
             stored[name] = array
         cases.append(stored)
     return cases

@@ -13,6 +13,7 @@ import pkgutil
 import re
 from pathlib import Path
 
+from ..._checks import check_checked_once, check_instance
 from .spec import ExerciseCheck
 
 EXTRA_ENV = "MHSA_MS_EXTRA_CHECKS"
@@ -41,11 +42,8 @@ def all_checks():
         checks = {}
         for module in _modules():
             for check in getattr(module, "CHECKS", ()):
-                if not isinstance(check, ExerciseCheck):
-                    raise TypeError(f"{module.__name__}.CHECKS must hold ExerciseCheck objects, "
-                                    f"got {type(check).__name__}")
-                if check.id in checks:
-                    raise ValueError(f"exercise {check.id} is checked twice ({module.__name__})")
+                check_instance(f"each of {module.__name__}.CHECKS", check, ExerciseCheck, "an ExerciseCheck")
+                check_checked_once(check.id, checks, module.__name__)
                 checks[check.id] = check
         _cache[key] = dict(sorted(checks.items(), key=lambda item: tuple(map(int, item[0].split(".")))))
     return dict(_cache[key])
