@@ -24,6 +24,7 @@ from .gradebook import Result, Row, describe_cell, exercise_rows, short, summary
 from .graded_notebook import build_graded_notebook
 from .reference_lessons import load_lessons
 from .sandbox import SANDBOX_WARNING, sandbox_available
+from ..i18n import notebook_language
 from ..notebooks import notebook_day
 from .submissions import find_submissions, other_lesson_name, parse_submission
 
@@ -31,7 +32,8 @@ __all__ = ["grade", "grade_submission", "sandbox_available", "summary_table", "w
 
 
 def grade_submission(student, path, lesson, lessons, workdir, plugin_dir, options):
-    """Grade one submitted notebook against its reference lesson; never writes to ``path``."""
+    """Grade one submitted notebook against its reference lesson (the edition the submission was
+    made from); never writes to ``path``."""
     data = Path(path).read_bytes()
     try:
         submitted = parse_submission(data)
@@ -39,6 +41,7 @@ def grade_submission(student, path, lesson, lessons, workdir, plugin_dir, option
         return Result(student, Path(path).name, [
             Row(student, lesson.name, exercise.id, 0, exercise.points, "unreadable", short(exc))
             for exercise in lesson.exercises])
+    lesson = lesson.edition(notebook_language(submitted))
     other = other_lesson_name(notebook_day(submitted), lesson, lessons)
     nb, answers = build_graded_notebook(lesson, submitted["cells"])
     if all(source is None for source, _ in answers.values()):
@@ -49,7 +52,7 @@ def grade_submission(student, path, lesson, lessons, workdir, plugin_dir, option
     notes = [f"{describe_cell(nb, index)}: {short(record.get('message', ''))}"
              for index, record in sorted(records.items())
              if record.get("status") == "error" and record.get("role") is None]
-    return Result(student, Path(path).name, rows, notes)
+    return Result(student, Path(path).name, rows, notes, language=lesson.language)
 
 
 def grade(submissions, lessons_dir="lessons", timeout=300.0, jobs=1, memory_mb=4096, progress=True):

@@ -1,4 +1,5 @@
-"""Deck assets: reveal.js and KaTeX from the npm packages pinned in package-lock.json, inlined."""
+"""Deck assets: reveal.js, KaTeX and the Chinese web font from the npm packages pinned in
+package-lock.json, inlined."""
 import base64
 import json
 import re
@@ -16,7 +17,7 @@ def project_root():
 
 
 def ensure_assets(root=None):
-    """Install the pinned reveal.js and KaTeX with ``npm ci`` if needed; return node_modules."""
+    """Install the pinned reveal.js, KaTeX and Noto Sans SC with ``npm ci`` if needed; return node_modules."""
     root = Path(root) if root is not None else project_root()
     lock = root / "package-lock.json"
     if not lock.is_file():
@@ -73,8 +74,59 @@ def reveal_assets(modules):
     return (dist / "reveal.js").read_text(encoding="utf-8"), base + theme
 
 
+#: The web font of the decks' Chinese text: Noto Sans SC from npm's @fontsource/noto-sans-sc
+#: (SIL Open Font License 1.1), cut by the package into ~100 woff2 files by unicode-range.
+CJK_FONT_PACKAGE = "@fontsource/noto-sans-sc"
+CJK_FONT_FAMILY = "Noto Sans SC"
+#: Characters from here up (CJK radicals and punctuation, kana, ideographs, full-width forms)
+#: are drawn with the web font; the rest keeps the deck's Latin font stack.
+CJK_START = 0x2E80
+
+
+def _code_points(ranges):
+    """``U+4e00-4e0b,U+4e2d`` -> [(0x4E00, 0x4E0B), (0x4E2D, 0x4E2D)]."""
+    spans = []
+    for part in ranges.split(","):
+        low, _, high = part.strip()[2:].partition("-")
+        spans.append((int(low, 16), int(high or low, 16)))
+    return spans
+
+
+def cjk_font_faces(modules, text):
+    """``@font-face`` rules of Noto Sans SC (regular weight) for the East Asian characters of
+    ``text``, each woff2 inlined as a data URI.
+
+    Only the files holding a character of ``text`` are inlined, and each face's
+    ``unicode-range`` is narrowed to exactly the characters of ``text`` it draws, so the
+    browser takes the web font for those and the deck's Latin fonts for everything else.
+
+    Raises:
+        ValueError: when a character of ``text`` (U+2E80 and above) is in none of the files.
+    """
+    package = modules / CJK_FONT_PACKAGE
+    css = (package / "400.css").read_text(encoding="utf-8")
+    needed = {ord(character) for character in text if ord(character) >= CJK_START}
+    faces, covered = [], set()
+    for face in re.findall(r"@font-face\s*\{[^}]*\}", css):
+        spans = _code_points(re.search(r"unicode-range:\s*([^;}]*)", face).group(1))
+        drawn = sorted(point for point in needed - covered if any(low <= point <= high for low, high in spans))
+        if not drawn:
+            continue
+        covered.update(drawn)
+        woff2 = re.search(r"url\(\./(files/[^)]+\.woff2)\)", face).group(1)
+        data = base64.b64encode((package / woff2).read_bytes()).decode("ascii")
+        faces.append(f"@font-face{{font-family:'{CJK_FONT_FAMILY}';font-style:normal;font-weight:400;"
+                     f"font-display:block;src:url(data:font/woff2;base64,{data}) format(\"woff2\");"
+                     f"unicode-range:{','.join(f'U+{point:X}' for point in drawn)}}}")
+    missing = needed - covered
+    if missing:
+        raise ValueError(f"{CJK_FONT_FAMILY} has no glyph for {''.join(map(chr, sorted(missing)))!r} "
+                         f"(code points {', '.join(f'U+{point:04X}' for point in sorted(missing))})")
+    return "\n".join(faces)
+
+
 def asset_versions(modules):
     return {
         name: json.loads((modules / name / "package.json").read_text(encoding="utf-8"))["version"]
-        for name in ("reveal.js", "katex")
+        for name in ("reveal.js", "katex", CJK_FONT_PACKAGE)
     }
