@@ -78,9 +78,12 @@ def reveal_assets(modules):
 #: (SIL Open Font License 1.1), cut by the package into ~100 woff2 files by unicode-range.
 CJK_FONT_PACKAGE = "@fontsource/noto-sans-sc"
 CJK_FONT_FAMILY = "Noto Sans SC"
-#: Characters from here up (CJK radicals and punctuation, kana, ideographs, full-width forms)
-#: are drawn with the web font; the rest keeps the deck's Latin font stack.
+#: Characters from here up (CJK radicals and punctuation, kana, ideographs, full-width forms,
+#: Hangul) are drawn with the web font where it has them; the rest keeps the deck's Latin fonts.
 CJK_START = 0x2E80
+#: The blocks whose every character the web font must draw (a deck with another fails to build):
+#: radicals to unified ideographs, compatibility ideographs and forms, full-width forms, extension B on.
+CJK_BLOCKS = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))
 
 
 def _code_points(ranges):
@@ -101,7 +104,8 @@ def cjk_font_faces(modules, text):
     browser takes the web font for those and the deck's Latin fonts for everything else.
 
     Raises:
-        ValueError: when a character of ``text`` (U+2E80 and above) is in none of the files.
+        ValueError: when a Chinese character of ``text`` (:data:`CJK_BLOCKS`) is in none of the
+            files (other characters the font lacks, such as emoji, are left to the browser's fonts).
     """
     package = modules / CJK_FONT_PACKAGE
     css = (package / "400.css").read_text(encoding="utf-8")
@@ -118,7 +122,7 @@ def cjk_font_faces(modules, text):
         faces.append(f"@font-face{{font-family:'{CJK_FONT_FAMILY}';font-style:normal;font-weight:400;"
                      f"font-display:block;src:url(data:font/woff2;base64,{data}) format(\"woff2\");"
                      f"unicode-range:{','.join(f'U+{point:X}' for point in drawn)}}}")
-    missing = needed - covered
+    missing = {point for point in needed - covered if any(low <= point <= high for low, high in CJK_BLOCKS)}
     if missing:
         raise ValueError(f"{CJK_FONT_FAMILY} has no glyph for {''.join(map(chr, sorted(missing)))!r} "
                          f"(code points {', '.join(f'U+{point:04X}' for point in sorted(missing))})")

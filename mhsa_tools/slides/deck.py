@@ -186,7 +186,7 @@ def build_deck(notebook_path, deck_path, modules=None):
     heading = _("Day {day}: {title}").format(day=meta["day"], title=title) if "day" in meta else title
     modules = Path(modules) if modules is not None else ensure_assets()
 
-    renderer = Renderer(notebook_path)
+    renderer = Renderer(notebook_path, language)
     slides = []  # per horizontal slide: its (sub)slides; per (sub)slide: [is_fragment, html] blocks
     for index, cell, kind in slide_cells(nb):
         if kind == "slide":

@@ -68,6 +68,24 @@ def test_every_message_of_the_code_has_a_reviewed_translation(package):
     assert problems(catalog) == [], FIX
 
 
+def translated_in_fstrings(source):
+    """The f-strings of a Python source that call _() (pybabel cannot see a message there)."""
+    import io
+    import tokenize
+
+    return [token.string for token in tokenize.generate_tokens(io.StringIO(source).readline)
+            if token.type == tokenize.STRING and re.match(r"[rRbB]?[fF]", token.string)
+            and re.search(r"(?<![\w.])(_|N_|gettext)\(", token.string)]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_message_hides_in_an_fstring(package):
+    assert translated_in_fstrings('x = f"<b>{_(\'code\')}</b>" + _("seen")\n') == ["f\"<b>{_('code')}</b>\""]
+    hidden = {str(path.relative_to(ROOT)): found for path in sorted((ROOT / package).rglob("*.py"))
+              if (found := translated_in_fstrings(path.read_text(encoding="utf-8")))}
+    assert hidden == {}, "call _() outside the f-string (summary = _(\"code\"); f\"...{summary}...\")"
+
+
 def test_problems_are_found():
     from babel.messages.catalog import Catalog
 
