@@ -64,7 +64,9 @@ test-package: $(STAMP) $(SYSTEM_STAMP)
 test-lessons: $(STAMP)
 	$(BIN)/python -m pytest --nbval lessons --nbval-sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-# Re-execute every lesson in place and store its outputs (what nbval compares against).
+# Re-execute every lesson in place and store its outputs (what nbval compares against),
+# in English where a lesson does not choose its language (mm.set_language) itself.
+outputs: export MHSA_MS_LANG := en
 outputs: $(STAMP)
 	for nb in $(LESSON_NOTEBOOKS); do \
 	    $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
@@ -80,7 +82,7 @@ slides: $(STAMP) $(SYSTEM_STAMP)
 # The message catalogs (docs/i18n.md): the _() and N_() messages of each package are
 # extracted, merged into its Chinese catalog <package>/locale/zh_CN/LC_MESSAGES/<package>.po
 # (translated by hand: a new message arrives empty, a changed one marked fuzzy) and compiled
-# to the .mo beside it, which the package loads. tests/test_i18n.py fails until every message
+# to the .mo beside it, which the package loads. tests/tools/test_catalogs.py fails until every message
 # has a reviewed translation and the .mo files match the .po files.
 CATALOG_PACKAGES := mhsa_ms mhsa_tools
 catalogs: $(STAMP)

@@ -2,7 +2,7 @@
 
 The rules are the learner's package's (``mhsa_ms.i18n``, which the tools never import: the
 two small functions that read the environment are kept identical, and
-tests/tools/test_i18n.py checks that they agree): ``MHSA_MS_LANG``, else the locale
+tests/course/test_language.py checks that they agree): ``MHSA_MS_LANG``, else the locale
 (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, else Python's ``locale.getlocale()``),
 else English.  What is written about a notebook (its deck, the verdict its reference
 lesson shows, its feedback) follows the notebook's own edition instead: its metadata

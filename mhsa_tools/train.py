@@ -180,7 +180,7 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     optimizer = training.make_optimizer(model, config["lr"], config["epochs"] * steps_per_epoch,
                                         config["warmup_epochs"] * steps_per_epoch, config["weight_decay"])
     if checkpoint is not None:
-        missing, _ = mindspore.load_param_into_net(optimizer, checkpoint, strict_load=True)
+        missing, _unexpected = mindspore.load_param_into_net(optimizer, checkpoint, strict_load=True)
         if missing:
             raise ConfigurationError(f"checkpoint {resume!r} lacks {len(missing)} parameters of preset "
                                      f"{config['preset']!r}, e.g. {missing[:3]}")
