@@ -1,19 +1,34 @@
 # The two commands of the README: `make lab` and `make test`.
 # Each creates .venv if missing and installs requirements only when they changed;
-# `make test` run as root on Debian/Ubuntu also installs the system packages some
-# tests need (system-packages.txt), once. Anyone else sees those tests skipped.
+# run as root on Debian/Ubuntu, `make test` also installs the system packages some
+# tests need (system-packages.txt), once, and `make lab` the learner's (a CJK font).
+# Anyone else sees those tests skipped, and a warning where Chinese cannot be drawn.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
+LEARNER_PACKAGES := fonts-noto-cjk
+LEARNER_STAMP := $(VENV)/.learner-packages
+
+# The learner's language, read as the package reads it (mhsa_ms/i18n.py): MHSA_MS_LANG, else
+# the locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG); zh for any Chinese one, else en. Pick the
+# other with `make lab MHSA_MS_LANG=en` (or zh). `make lab` opens that edition of the lessons,
+# lessons/zh or lessons/en, where there is one (else lessons/), and JupyterLab's own menus in it.
+LAB_LANGUAGE := $(if $(filter zh% ZH%,$(firstword $(subst :, ,$(or $(MHSA_MS_LANG),$(LANGUAGE),$(LC_ALL),$(LC_MESSAGES),$(LANG))))),zh,en)
+LAB_LESSONS := $(or $(wildcard lessons/$(LAB_LANGUAGE)),lessons)
+LAB_LOCALE := $(if $(filter zh,$(LAB_LANGUAGE)),zh_CN,en)
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# Every lesson of every edition, and the editions that have a folder of their own.
+LESSON_NOTEBOOKS = $(wildcard lessons/[0-9][0-9]_*.ipynb lessons/*/[0-9][0-9]_*.ipynb)
+EDITIONS = $(notdir $(wildcard lessons/zh lessons/en))
 
 # Quiet MindSpore's C++ logs (must be set before it is imported) and keep
 # IPython's cell file names stable, so nbval compares like with like.
 export GLOG_v := 4
 export IPYKERNEL_CELL_NAME := <IPY-INPUT>
 
-.PHONY: lab test test-package test-lessons outputs slides
+.PHONY: lab test test-package test-lessons outputs slides catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +41,14 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 $(SYSTEM_STAMP): system-packages.txt | $(BIN)/python
 	@sh scripts/install-system-packages.sh system-packages.txt $(SYSTEM_STAMP)
 
+$(LEARNER_STAMP): system-packages.txt | $(BIN)/python
+	@sh scripts/install-system-packages.sh system-packages.txt $(LEARNER_STAMP) $(LEARNER_PACKAGES)
+
 # (--allow-root where it runs as root, as in many cloud notebooks and containers)
-lab: $(STAMP)
-	$(BIN)/jupyter lab lessons/ $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: $(STAMP) $(LEARNER_STAMP)
+	@mkdir -p $(dir $(LAB_SETTINGS))
+	@printf '{"@jupyterlab/translation-extension:plugin": {"locale": "%s"}}\n' $(LAB_LOCALE) > $(LAB_SETTINGS)
+	MHSA_MS_LANG=$(LAB_LANGUAGE) $(BIN)/jupyter lab $(LAB_LESSONS)/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Lessons that train train less under MHSA_MS_FAST=1 (the one documented switch);
 # the outputs nbval compares are the same either way.
@@ -44,14 +64,34 @@ test-package: $(STAMP) $(SYSTEM_STAMP)
 test-lessons: $(STAMP)
 	$(BIN)/python -m pytest --nbval lessons --nbval-sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-# Re-execute every lesson in place and store its outputs (what nbval compares against).
+# Re-execute every lesson in place and store its outputs (what nbval compares against),
+# in English where a lesson does not choose its language (mm.set_language) itself.
+outputs: export MHSA_MS_LANG := en
 outputs: $(STAMP)
-	for nb in lessons/[0-9][0-9]_*.ipynb; do \
+	for nb in $(LESSON_NOTEBOOKS); do \
 	    $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	        --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 	done
 
-# One self-contained, offline HTML deck per lesson: slides/NN_name.html, from the cells
-# marked with slideshow metadata (the first build runs `npm ci` for reveal.js and KaTeX).
+# One self-contained, offline HTML deck per lesson, from the cells marked with slideshow metadata
+# (the first build runs `npm ci` for reveal.js, KaTeX and the Chinese web font): slides/zh/ and
+# slides/en/ from lessons/zh/ and lessons/en/ where the editions have folders, else slides/ from lessons/.
 slides: $(STAMP) $(SYSTEM_STAMP)
-	$(BIN)/mhsa-ms slides
+	$(if $(EDITIONS),$(foreach edition,$(EDITIONS),$(BIN)/mhsa-ms slides --lessons lessons/$(edition) --out slides/$(edition) &&) true,$(BIN)/mhsa-ms slides)
+
+# The message catalogs (docs/i18n.md): the _() and N_() messages of each package are
+# extracted, merged into its Chinese catalog <package>/locale/zh_CN/LC_MESSAGES/<package>.po
+# (translated by hand: a new message arrives empty, a changed one marked fuzzy) and compiled
+# to the .mo beside it, which the package loads. tests/tools/test_catalogs.py fails until every message
+# has a reviewed translation and the .mo files match the .po files.
+CATALOG_PACKAGES := mhsa_ms mhsa_tools
+catalogs: $(STAMP)
+	@mkdir -p build/catalogs
+	for package in $(CATALOG_PACKAGES); do \
+	    $(BIN)/pybabel extract --project=mhsa-ms --add-location=file --sort-by-file --width=100 \
+	        --output-file=build/catalogs/$$package.pot $$package && \
+	    $(BIN)/pybabel update --domain=$$package --input-file=build/catalogs/$$package.pot \
+	        --output-dir=$$package/locale --locale=zh_CN --init-missing --ignore-obsolete \
+	        --ignore-pot-creation-date --width=100 && \
+	    $(BIN)/pybabel compile --domain=$$package --directory=$$package/locale --statistics || exit 1; \
+	done

@@ -6,7 +6,8 @@ The learner's library, imported by every lesson as ``import mhsa_ms as mm``:
 - :mod:`mhsa_ms.model`: the attention maths (functional attention, heads, the
   attention modules, Transformer layers, positional encodings, the ViT, cost);
 - :mod:`mhsa_ms.data` and :mod:`mhsa_ms.training`: the data sets and the training loop;
-- :mod:`mhsa_ms.course`: what the lessons add (exercise checks, the check-in card, plots).
+- :mod:`mhsa_ms.course`: what the lessons add (exercise checks, the check-in card, plots);
+- :mod:`mhsa_ms.i18n`: the learner's language, 简体中文 or English (:func:`set_language`).
 
 Shape legend used in every docstring and comment of this package:
 
@@ -63,6 +64,7 @@ from .training import (  # noqa: E402
 from .course.exercises import check_exercise, exercise_results  # noqa: E402
 from .course.card import checkin  # noqa: E402
 from .course.plotting import plot_attention  # noqa: E402
+from .i18n import set_language  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -117,4 +119,5 @@ __all__ = [
     "exercise_results",
     "checkin",
     "plot_attention",
+    "set_language",
 ]

@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from .device import device_info, use_device
+from .i18n import gettext as _
 
 
 def main(argv=None):
@@ -11,10 +12,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     device = use_device(args.device)
     info = device_info()
-    print(f"MindSpore version : {info['mindspore']}")
-    print(f"chosen device     : {device}")
-    print(f"available backends: {', '.join(info['backends'])}")
-    print(f"mode              : {info['mode']}")
+    print(_("MindSpore version : {version}").format(version=info["mindspore"]))
+    print(_("chosen device     : {device}").format(device=device))
+    print(_("available backends: {backends}").format(backends=", ".join(info["backends"])))
+    print(_("mode              : {mode}").format(mode=info["mode"]))
     return 0
 
 

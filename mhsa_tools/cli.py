@@ -2,6 +2,8 @@
 import argparse
 import sys
 
+from .i18n import gettext as _
+
 
 def _in_worker(code, argv):
     """Run ``code`` in a new Python process (one that may load MindSpore) with ``argv``; return its exit code."""
@@ -11,8 +13,8 @@ def _in_worker(code, argv):
 
 
 def _add_info(commands):
-    info = commands.add_parser("info", help="print MindSpore version, device, backends and mode")
-    info.add_argument("--device", default="auto", help="auto (default), Ascend, GPU or CPU")
+    info = commands.add_parser("info", help=_("print MindSpore version, device, backends and mode"))
+    info.add_argument("--device", default="auto", help=_("auto (default), Ascend, GPU or CPU"))
     info.set_defaults(handler=lambda args: _in_worker(
         "import sys; from mhsa_ms.__main__ import main; sys.exit(main(sys.argv[1:]))", ["--device", args.device]))
 
@@ -21,7 +23,7 @@ def _add_train(commands):
     # The training worker parses its own options, --help included.
     train = commands.add_parser(
         "train", add_help=False, prefix_chars="\0",
-        help="train the ViT on the digits, on one device or data-parallel under msrun (--help: its options)")
+        help=_("train the ViT on the digits, on one device or data-parallel under msrun (--help: its options)"))
     train.add_argument("options", nargs=argparse.REMAINDER)
     train.set_defaults(handler=lambda args: _in_worker(
         "import sys; from mhsa_tools.train import main; sys.exit(main(sys.argv[1:], prog='mhsa-ms train'))",
@@ -81,9 +83,9 @@ def _grade(args):
 
 
 def _add_grading(commands):
-    release = commands.add_parser("release", help="write the student edition of lessons (solutions stubbed)")
-    release.add_argument("lessons", nargs="+", help="reference lesson notebooks")
-    release.add_argument("--out", required=True, help="output folder (never the lessons' own folder)")
+    release = commands.add_parser("release", help=_("write the student edition of lessons (solutions stubbed)"))
+    release.add_argument("lessons", nargs="+", help=_("reference lesson notebooks, of either edition"))
+    release.add_argument("--out", required=True, help=_("output folder (never the lessons' own folder)"))
     release.set_defaults(handler=_release)
     grade = commands.add_parser("grade", help="grade a folder of submissions (one sub-folder per student)")
     grade.add_argument("submissions", help="folder with one sub-folder of .ipynb files per student")
@@ -110,7 +112,7 @@ def _slides(args):
 
     notebooks = args.notebooks or lesson_notebooks(args.lessons)
     if not notebooks:
-        print(f"no lesson notebooks NN_name.ipynb in {args.lessons}/", file=sys.stderr)
+        print(_("no lesson notebooks NN_name.ipynb in {folder}/").format(folder=args.lessons), file=sys.stderr)
         return 1
     modules = ensure_assets()
     failed = 0
@@ -122,15 +124,17 @@ def _slides(args):
             failed += 1
             continue
         slides = count_slides(nbformat.read(notebook, as_version=4))
-        print(f"{deck}  {deck.stat().st_size / 1024:.0f} KiB  {slides} slides  (from {Path(notebook).name})")
+        print(_("{deck}  {size:.0f} KiB  {slides} slides  (from {notebook})").format(
+            deck=deck, size=deck.stat().st_size / 1024, slides=slides, notebook=Path(notebook).name))
     return 1 if failed else 0
 
 
 def _add_slides(commands):
-    slides = commands.add_parser("slides", help="build one offline HTML slide deck per lesson notebook")
-    slides.add_argument("notebooks", nargs="*", help="notebooks (default: every lessons/NN_name.ipynb)")
-    slides.add_argument("--lessons", default="lessons", help="folder of the lessons (default lessons)")
-    slides.add_argument("--out", default="slides", help="folder of the decks (default slides)")
+    slides = commands.add_parser("slides", help=_("build one offline HTML slide deck per lesson notebook"))
+    slides.add_argument("notebooks", nargs="*", help=_("notebooks (default: every NN_name.ipynb of --lessons)"))
+    slides.add_argument("--lessons", default="lessons",
+                        help=_("folder of the lessons, one edition (default lessons; e.g. lessons/zh)"))
+    slides.add_argument("--out", default="slides", help=_("folder of the decks (default slides; e.g. slides/zh)"))
     slides.set_defaults(handler=_slides)
 
 
@@ -143,8 +147,8 @@ def _bench(args):
 
     folder = Path(__file__).resolve().parents[1] / "benchmarks"
     if not (folder / "_common.py").is_file():
-        print(f"the benchmarks ship with the repository, not the package; no benchmarks/ at {folder}",
-              file=sys.stderr)
+        print(_("the benchmarks ship with the repository, not the package; no benchmarks/ at {folder}").format(
+            folder=folder), file=sys.stderr)
         return 1
     status = 0
     for name in _BENCHMARKS if args.benchmark == "all" else (args.benchmark,):
@@ -157,18 +161,18 @@ def _bench(args):
 
 
 def _add_bench(commands):
-    bench = commands.add_parser("bench", help="run the benchmarks (benchmarks/*.py): print tables, write JSON")
+    bench = commands.add_parser("bench", help=_("run the benchmarks (benchmarks/*.py): print tables, write JSON"))
     bench.add_argument("benchmark", nargs="?", default="attention", choices=(*_BENCHMARKS, "all"),
-                       help="attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
-                            "course: each lesson's run time; dispatch: eager CPU with vs without "
-                            "launch_blocking; grading: the sandbox's cost, side by side; all: the five")
-    bench.add_argument("--quick", action="store_true", help="fewer shapes / epochs (course: MHSA_MS_FAST=1)")
-    bench.add_argument("--out", default=None, help="folder of the JSON results (default benchmarks/results)")
+                       help=_("attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
+                              "course: each lesson's run time; dispatch: eager CPU with vs without "
+                              "launch_blocking; grading: the sandbox's cost, side by side; all: the five"))
+    bench.add_argument("--quick", action="store_true", help=_("fewer shapes / epochs (course: MHSA_MS_FAST=1)"))
+    bench.add_argument("--out", default=None, help=_("folder of the JSON results (default benchmarks/results)"))
     bench.set_defaults(handler=_bench)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="mhsa-ms", description="Multi-head self-attention course tools")
+    parser = argparse.ArgumentParser(prog="mhsa-ms", description=_("Multi-head self-attention course tools"))
     commands = parser.add_subparsers(dest="command", required=True)
     _add_info(commands)
     _add_train(commands)

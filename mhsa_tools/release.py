@@ -2,6 +2,7 @@
 import copy
 from pathlib import Path
 
+from .i18n import notebook_language
 from .notebooks import BEGIN, cell_source, exercise_meta, has_markers, read_notebook, strip_solutions
 
 
@@ -42,9 +43,15 @@ def student_edition(nb):
 def release(lessons, out):
     """Write the student edition of each lesson into directory ``out``.
 
+    Either edition of the course (简体中文 or English) is released the same way: the
+    student edition keeps the notebook's metadata, ``mhsa_ms.language`` included, which
+    tells grading which edition's reference lesson to use.
+
     Args:
         lessons: paths of reference lesson notebooks (never modified).
-        out: output directory, created if needed; must not hold a source lesson.
+        out: output directory, created if needed; must not hold a source lesson,
+            and receives one lesson of each file name (release the two editions
+            into two folders).
 
     Returns:
         The written paths, in the order of ``lessons``.
@@ -60,7 +67,17 @@ def release(lessons, out):
             raise ValueError(f"lesson {str(path)!r} is not an existing .ipynb file")
         if (out / path.name).resolve() == path.resolve():
             raise ValueError(f"out {str(out)!r} would overwrite the source lesson {str(path)!r}")
+    named = {}
+    for path in sources:
+        if path.name in named:
+            raise ValueError(f"lessons {str(named[path.name])!r} and {str(path)!r} would both be written to "
+                             f"{str(out / path.name)!r}: release each edition into a folder of its own")
+        named[path.name] = path
     editions = [student_edition(read_notebook(path)) for path in sources]  # validate all first
+    for path, nb in zip(sources, editions):
+        if notebook_language(nb) is None:
+            raise ValueError(f"lesson {str(path)!r}: metadata mhsa_ms.language must be 'zh' or 'en', "
+                             f"got {nb.metadata['mhsa_ms']['language']!r}")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path, nb in zip(sources, editions):

@@ -31,6 +31,7 @@ import sys
 from mhsa_ms import data, device as device_module, training
 from mhsa_ms.model.vit import VIT_PRESETS, VisionTransformer
 
+from .i18n import gettext as _
 from .msrun import MSRUN_LINE, ConfigurationError, check_launch, launch_environment
 
 # The defaults: the ViT-on-digits recipe of lesson 6.
@@ -179,7 +180,7 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     optimizer = training.make_optimizer(model, config["lr"], config["epochs"] * steps_per_epoch,
                                         config["warmup_epochs"] * steps_per_epoch, config["weight_decay"])
     if checkpoint is not None:
-        missing, _ = mindspore.load_param_into_net(optimizer, checkpoint, strict_load=True)
+        missing, _unexpected = mindspore.load_param_into_net(optimizer, checkpoint, strict_load=True)
         if missing:
             raise ConfigurationError(f"checkpoint {resume!r} lacks {len(missing)} parameters of preset "
                                      f"{config['preset']!r}, e.g. {missing[:3]}")
@@ -188,10 +189,12 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     os.makedirs(output_dir, exist_ok=True)
     checkpoint_path = os.path.join(output_dir, CHECKPOINT_NAME)
     per_rank = config["batch_size"] // world_size
-    layout = f"{world_size} ranks x {per_rank}, backend {backend}" if backend else "1 process"
-    say(f"training {config['preset']} ViT on {device_name}: epochs {start_epoch + 1}-{stop} of "
-        f"{config['epochs']}, global batch {config['batch_size']} ({layout}), lr {config['lr']}, "
-        f"seed {config['seed']}")
+    layout = _("{ranks} ranks x {per_rank}, backend {backend}").format(
+        ranks=world_size, per_rank=per_rank, backend=backend) if backend else _("1 process")
+    say(_("training {preset} ViT on {device}: epochs {first}-{last} of {epochs}, global batch {batch} "
+          "({layout}), lr {lr}, seed {seed}").format(
+        preset=config["preset"], device=device_name, first=start_epoch + 1, last=stop, epochs=config["epochs"],
+        batch=config["batch_size"], layout=layout, lr=config["lr"], seed=config["seed"]))
 
     def on_epoch_end(epoch, history):
         if rank == 0:
@@ -210,12 +213,15 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
         with open(os.path.join(output_dir, "history.json"), "w", encoding="utf-8") as file:
             json.dump({key: value for key, value in history.items() if key != "predictions"}
                       | {"config": config, "world_size": world_size, "start_epoch": start_epoch}, file, indent=1)
-    say(f"checkpoint: {checkpoint_path} (epoch {stop})")
-    say(f"trained {stop - start_epoch} epochs in {history['seconds']:.1f} s "
-        f"({history['images_per_second']:.0f} images/s over {world_size} worker(s))")
+    say(_("checkpoint: {path} (epoch {epoch})").format(path=checkpoint_path, epoch=stop))
+    say(_("trained {epochs} epochs in {seconds:.1f} s ({rate:.0f} images/s over {workers} worker(s))").format(
+        epochs=stop - start_epoch, seconds=history["seconds"], rate=history["images_per_second"],
+        workers=world_size))
     if stop < config["epochs"]:
-        say(f"stopped after epoch {stop} of {config['epochs']}; continue with --resume {checkpoint_path}")
-    say(f"test accuracy: {history['test_accuracy_final']:.2%} ({correct}/{total})")
+        say(_("stopped after epoch {epoch} of {epochs}; continue with --resume {path}").format(
+            epoch=stop, epochs=config["epochs"], path=checkpoint_path))
+    say(_("test accuracy: {accuracy:.2%} ({correct}/{total})").format(
+        accuracy=history["test_accuracy_final"], correct=correct, total=total))
     return {"rank": rank, "world_size": world_size, "config": config, "start_epoch": start_epoch,
             "epoch": stop, "test_accuracy": history["test_accuracy_final"], "correct": correct,
             "total": total, "seconds": history["seconds"], "images_per_second": history["images_per_second"],
@@ -225,28 +231,29 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
 def add_arguments(parser):
     """Add the training options to an ``argparse`` parser (shared by ``mhsa-ms train``)."""
     recipe = ", ".join(f"{key} {value}" for key, value in DEFAULTS.items())
-    parser.description = ("Train the Vision Transformer on the handwritten digits, on one device or "
-                          f"data-parallel under msrun ({MSRUN_LINE}). Options left out take the "
-                          f"resumed checkpoint's value, else the recipe: {recipe}.")
-    parser.add_argument("--preset", choices=sorted(VIT_PRESETS), help="model size (VIT_PRESETS; digits fits the data)")
-    parser.add_argument("--epochs", type=int, help="epochs in the whole run")
-    parser.add_argument("--batch-size", type=int, help="global batch size, split evenly over the workers")
-    parser.add_argument("--lr", type=float, help="peak learning rate of the warmup + cosine schedule")
-    parser.add_argument("--weight-decay", type=float, help="AdamW weight decay of the weight matrices")
-    parser.add_argument("--warmup-epochs", type=int, help="epochs of linear learning-rate warmup")
-    parser.add_argument("--max-shift", type=int, help="largest random shift of the images in pixels (augmentation)")
-    parser.add_argument("--seed", type=int, help="seed of initialisation, data split, order and augmentation")
-    parser.add_argument("--output-dir", help="where rank 0 writes last.ckpt every epoch and history.json "
-                                             "(default runs/<preset>, or the resumed checkpoint's folder)")
-    parser.add_argument("--resume", metavar="CKPT", help="continue exactly from a checkpoint of this command")
+    parser.description = _("Train the Vision Transformer on the handwritten digits, on one device or "
+                           "data-parallel under msrun ({msrun}). Options left out take the resumed "
+                           "checkpoint's value, else the recipe: {recipe}.").format(msrun=MSRUN_LINE, recipe=recipe)
+    parser.add_argument("--preset", choices=sorted(VIT_PRESETS), help=_("model size (VIT_PRESETS; digits fits the data)"))
+    parser.add_argument("--epochs", type=int, help=_("epochs in the whole run"))
+    parser.add_argument("--batch-size", type=int, help=_("global batch size, split evenly over the workers"))
+    parser.add_argument("--lr", type=float, help=_("peak learning rate of the warmup + cosine schedule"))
+    parser.add_argument("--weight-decay", type=float, help=_("AdamW weight decay of the weight matrices"))
+    parser.add_argument("--warmup-epochs", type=int, help=_("epochs of linear learning-rate warmup"))
+    parser.add_argument("--max-shift", type=int,
+                        help=_("largest random shift of the images in pixels (augmentation)"))
+    parser.add_argument("--seed", type=int, help=_("seed of initialisation, data split, order and augmentation"))
+    parser.add_argument("--output-dir", help=_("where rank 0 writes last.ckpt every epoch and history.json "
+                                               "(default runs/<preset>, or the resumed checkpoint's folder)"))
+    parser.add_argument("--resume", metavar="CKPT", help=_("continue exactly from a checkpoint of this command"))
     parser.add_argument("--stop-after", type=int, metavar="EPOCH",
-                        help="stop after this epoch, as if interrupted (resume later with --resume)")
+                        help=_("stop after this epoch, as if interrupted (resume later with --resume)"))
     parser.add_argument("--distributed", action="store_true",
-                        help="require a data-parallel msrun launch (used automatically under msrun)")
-    parser.add_argument("--device", default="auto", help="auto (default), Ascend, GPU or CPU")
+                        help=_("require a data-parallel msrun launch (used automatically under msrun)"))
+    parser.add_argument("--device", default="auto", help=_("auto (default), Ascend, GPU or CPU"))
     parser.add_argument("--save-rank-weights", action="store_true",
-                        help="every rank also writes its final weights to <output-dir>/rank_<r>.ckpt")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+                        help=_("every rank also writes its final weights to <output-dir>/rank_<r>.ckpt"))
+    parser.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
     return parser
 
 

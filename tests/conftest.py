@@ -13,7 +13,8 @@ SYSTEM_PACKAGES = Path(__file__).resolve().parents[1] / "system-packages.txt"
 
 
 def read_system_packages(path=SYSTEM_PACKAGES):
-    """Debian package -> the commands that provide it (any one will do), from system-packages.txt."""
+    """Debian package -> the commands (or, with a slash, files) that show it is installed
+    (any one will do), from system-packages.txt."""
     packages = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
@@ -28,17 +29,25 @@ def system_packages():
     return read_system_packages()
 
 
+def _installed(entry):
+    """The path of a command on PATH, or of a file (an entry with a slash) that exists; else None."""
+    if "/" in entry:
+        return entry if Path(entry).exists() else None
+    return shutil.which(entry)
+
+
 @pytest.fixture(scope="session")
 def system_commands(system_packages):
-    """``system_commands("chromium", "chromium-driver")``: the paths of the commands those Debian
-    packages provide, or skip the test, naming each missing package and the command that installs it."""
+    """``system_commands("chromium", "chromium-driver")``: the paths of the commands (or files) those
+    Debian packages provide, or skip the test, naming each missing package and the command that installs it."""
     table = system_packages
 
     def require(*packages):
-        paths = [next(filter(None, map(shutil.which, table[package])), None) for package in packages]
+        paths = [next(filter(None, map(_installed, table[package])), None) for package in packages]
         missing = [package for package, path in zip(packages, paths) if path is None]
         if missing:
-            absent = ", ".join(f"{package} (no {'/'.join(table[package])} on PATH)" for package in missing)
+            absent = ", ".join(f"{package} (no {'/'.join(table[package])}"
+                               f"{'' if '/' in table[package][0] else ' on PATH'})" for package in missing)
             pytest.skip(f"not installed: {absent}; install with `apt-get install {' '.join(missing)}` "
                         f"as root, or run `make test` as root, which does it")
         return paths

@@ -2,7 +2,9 @@
 
 :func:`checkin` renders a PNG card with the lesson title, the day, the
 exercise checks passed in this session, the device, the MindSpore version,
-the date, the learner's name and a thumbnail of the lesson's key figure.
+the date, the learner's name and a thumbnail of the lesson's key figure,
+labelled in the learner's language (:func:`mhsa_ms.set_language`); a name or
+labels in Chinese are drawn with a CJK font (:mod:`mhsa_ms.course.fonts`).
 
 >>> import tempfile, mhsa_ms as mm
 >>> from mhsa_ms.course.card import LESSON_TITLES
@@ -19,29 +21,28 @@ import getpass
 import io
 import os
 import pathlib
-import warnings
 
 from .._checks import check_choice, check_instance, check_int, check_text
+from ..i18n import N_
+from ..i18n import gettext as _
 from .exercises import exercise_results
+from .fonts import cjk_font, needs_cjk
 
-#: Day -> lesson title, the ``mhsa_ms.title`` of each ``lessons/NN_*.ipynb``.
+#: Day -> lesson title, the ``mhsa_ms.title`` of each ``lessons/NN_*.ipynb`` (English; the
+#: card and the summary show it in the learner's language).
 LESSON_TITLES = {
-    0: "Setup: device, tensors, cells, jit",
-    1: "Self-attention",
-    2: "Heads as projection matrices",
-    3: "Concat and the output projection",
-    4: "The multi-head attention module",
-    5: "The Transformer encoder block",
-    6: "The Vision Transformer",
-    7: "What attention costs",
-    8: "Scaling out",
+    0: N_("Setup: device, tensors, cells, jit"),
+    1: N_("Self-attention"),
+    2: N_("Heads as projection matrices"),
+    3: N_("Concat and the output projection"),
+    4: N_("The multi-head attention module"),
+    5: N_("The Transformer encoder block"),
+    6: N_("The Vision Transformer"),
+    7: N_("What attention costs"),
+    8: N_("Scaling out"),
 }
 
 LEARNER_ENV = "MHSA_MS_LEARNER"
-
-# Fonts with CJK glyphs, used as fallbacks when installed (names like 张三 render).
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
-              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC")
 
 
 def _learner_name(name):
@@ -71,11 +72,10 @@ def _figure_thumbnail(figure):
     return matplotlib.image.imread(buffer, format="png")
 
 
-def _font_families():
-    from matplotlib import font_manager
-
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans"] + [name for name in _CJK_FONTS if name in installed]
+def _font_families(texts):
+    """DejaVu Sans, and a CJK font as fallback when a text on the card needs one."""
+    family = cjk_font() if any(needs_cjk(text) for text in texts) else None
+    return ["DejaVu Sans"] + ([family] if family else [])
 
 
 def checks_passed(day):
@@ -89,10 +89,10 @@ def checks_passed(day):
     try:
         from .checks import checks_of_day
     except ImportError:
-        return f"{sum(results.values())} passed"
+        return _("{passed} passed").format(passed=sum(results.values()))
     ids = [check.id for check in checks_of_day(day)]
     if not ids:
-        return "no exercises"
+        return _("no exercises")
     return f"{sum(results.get(exercise_id, False) for exercise_id in ids)} / {len(ids)}"
 
 
@@ -104,24 +104,25 @@ def _render_card(path, fields, thumbnail):
 
     card = Figure(figsize=(8, 4.5), dpi=100, facecolor="white")
     FigureCanvasAgg(card)
-    family = _font_families()
+    heading = "mhsa-ms  ·  " + _("Day {day} check-in").format(day=fields["day"])
+    rows = [
+        (_("checks passed"), fields["checks"]),
+        (_("device"), fields["device"]),
+        ("MindSpore", fields["mindspore"]),
+        (_("date"), fields["date"]),
+        (_("learner"), fields["learner"]),
+    ]
+    no_figure = _("no figure")
+    family = _font_families([heading, fields["title"], no_figure, *(text for row in rows for text in row)])
     header = card.add_axes((0, 0.78, 1, 0.22))
     header.axis("off")
     header.add_patch(Rectangle((0, 0), 1, 1, transform=header.transAxes, color="#1f4e79"))
-    header.text(0.03, 0.74, f"mhsa-ms  ·  Day {fields['day']} check-in", color="#c9dcf0",
-                fontsize=13, va="center", family=family)
+    header.text(0.03, 0.74, heading, color="#c9dcf0", fontsize=13, va="center", family=family)
     header.text(0.03, 0.32, fields["title"], color="white", fontsize=20, fontweight="bold",
                 va="center", family=family)
 
     text = card.add_axes((0.03, 0.03, 0.30, 0.72))
     text.axis("off")
-    rows = [
-        ("checks passed", fields["checks"]),
-        ("device", fields["device"]),
-        ("MindSpore", fields["mindspore"]),
-        ("date", fields["date"]),
-        ("learner", fields["learner"]),
-    ]
     for row, (label, value) in enumerate(rows):
         y = 0.97 - row * 0.2
         text.text(0, y, label, fontsize=10, color="#666666", va="top", family=family)
@@ -133,15 +134,12 @@ def _render_card(path, fields, thumbnail):
     for spine in picture.spines.values():
         spine.set_color("#bbbbbb")
     if thumbnail is None:
-        picture.text(0.5, 0.5, "no figure", ha="center", va="center", color="#999999",
-                     fontsize=12, transform=picture.transAxes)
+        picture.text(0.5, 0.5, no_figure, ha="center", va="center", color="#999999",
+                     fontsize=12, transform=picture.transAxes, family=family)
     else:
         picture.imshow(thumbnail, interpolation="antialiased")
         picture.set_aspect("equal")
-    with warnings.catch_warnings():
-        # a name whose glyphs no installed font has is drawn as boxes, not a warning per glyph
-        warnings.filterwarnings("ignore", message="Glyph .* missing from")
-        card.savefig(path, format="png", facecolor="white")
+    card.savefig(path, format="png", facecolor="white")
 
 
 def checkin(day, name=None, figure=None, *, directory="checkins"):
@@ -160,7 +158,8 @@ def checkin(day, name=None, figure=None, *, directory="checkins"):
         In IPython the card is also displayed; a one-line text summary to
         post with it is printed.  "checks passed" counts this day's exercises
         whose ``mm.check_exercise`` self-check said ``correct`` in this process,
-        out of all the day's exercises.
+        out of all the day's exercises.  The
+        card and the summary speak the learner's language (``mm.set_language``).
     """
     check_int("day", day)
     day = int(day)
@@ -172,7 +171,7 @@ def checkin(day, name=None, figure=None, *, directory="checkins"):
     today = datetime.date.today().isoformat()
     fields = {
         "day": day,
-        "title": LESSON_TITLES[day],
+        "title": _(LESSON_TITLES[day]),
         "checks": checks_passed(day),
         "device": device_info()["device"],
         "mindspore": mindspore.__version__,
@@ -184,8 +183,8 @@ def checkin(day, name=None, figure=None, *, directory="checkins"):
     path = folder / f"day{day:02d}_{today}.png"
     _render_card(path, fields, _figure_thumbnail(figure))
     _show_in_ipython(path)
-    print(f"Day {day} check-in · {fields['title']} · checks {fields['checks']} · "
-          f"{fields['device']} · MindSpore {fields['mindspore']} · {today} · {fields['learner']}")
+    print(_("Day {day} check-in · {title} · checks {checks} · {device} · MindSpore {mindspore} · "
+            "{date} · {learner}").format(**fields))
     return path
 
 

@@ -1,5 +1,9 @@
 """Plotting helpers for the lessons: attention-weight heatmaps.
 
+The labels the package draws ("key", "query", "head 1", ...) are in the learner's
+language (:func:`mhsa_ms.set_language`); Chinese labels are drawn with a CJK font
+(:mod:`mhsa_ms.course.fonts`).
+
 >>> import numpy as np, mhsa_ms as mm
 >>> weights = np.full((2, 3, 3), 1 / 3)                   # (h, Nq, Nk)
 >>> fig = mm.plot_attention(weights, ["a", "b", "c"], ["a", "b", "c"])
@@ -9,6 +13,8 @@
 import numpy as np
 
 from .._checks import check_bool, check_length, check_ndim_in, check_number, check_one_panel
+from ..i18n import gettext as _
+from .fonts import needs_cjk, use_cjk_font
 
 
 def _as_array(weights):
@@ -34,8 +40,8 @@ def plot_attention(weights, query_labels=None, key_labels=None, *, titles=None, 
             a MindSpore tensor or an array.  Row i is what query i attends to.
         query_labels: Nq tick labels of the rows (queries), optional.
         key_labels: Nk tick labels of the columns (keys), optional.
-        titles: one title per panel; default "head 1" ... "head h" for
-            (h, Nq, Nk) and none for (Nq, Nk).
+        titles: one title per panel; default "head 1" ... "head h" (in the
+            learner's language) for (h, Nq, Nk) and none for (Nq, Nk).
         annotate: write each weight (2 decimals) in its cell.
         ax: draw a (Nq, Nk) map into these axes instead of a new figure.
         cmap, vmin, vmax: colour scale, shared by all panels (default 0..1,
@@ -54,9 +60,12 @@ def plot_attention(weights, query_labels=None, key_labels=None, *, titles=None, 
     query_labels = _check_labels("query_labels", query_labels, q_len)
     key_labels = _check_labels("key_labels", key_labels, k_len)
     if titles is None:
-        titles = [f"head {i + 1}" for i in range(heads)] if array.ndim == 3 else [None]
+        titles = [_("head {number}").format(number=i + 1) for i in range(heads)] if array.ndim == 3 else [None]
     titles = list(titles)
     check_length("titles", titles, heads, "one per panel")
+    labels = {"key": _("key"), "query": _("query"), "weight": _("attention weight")}
+    if any(needs_cjk(text) for text in [*labels.values(), *titles, *(query_labels or []), *(key_labels or [])]):
+        use_cjk_font()  # before any text is made: matplotlib reads the font family then
 
     if ax is not None:
         check_one_panel(array.shape, heads)
@@ -72,9 +81,9 @@ def plot_attention(weights, query_labels=None, key_labels=None, *, titles=None, 
         axis.set_xticks(range(k_len), key_labels if key_labels else range(k_len),
                         rotation=90 if key_labels and max(map(len, key_labels)) > 3 else 0)
         axis.set_yticks(range(q_len), query_labels if query_labels else range(q_len))
-        axis.set_xlabel("key")
+        axis.set_xlabel(labels["key"])
         if axis is axes[0]:
-            axis.set_ylabel("query")
+            axis.set_ylabel(labels["query"])
         if title:
             axis.set_title(title)
         if annotate:
@@ -84,5 +93,5 @@ def plot_attention(weights, query_labels=None, key_labels=None, *, titles=None, 
                     axis.text(j, i, f"{panel[i, j]:.2f}", ha="center", va="center", fontsize=8,
                               color="black" if panel[i, j] > middle else "white")
     if colorbar:
-        figure.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
+        figure.colorbar(image, ax=axes, shrink=0.8, label=labels["weight"])
     return figure

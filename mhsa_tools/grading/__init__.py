@@ -28,6 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from ..i18n import notebook_language
 from ..notebooks import notebook_day
 from .execute import GradeOptions, RunOutcome, run_graded_notebook
 from .feedback import write_feedback
@@ -67,6 +68,7 @@ def grade_submission(submission, lessons, workdir, options, submissions_root, re
         return Result(student, path.name, [
             Row(student, lesson.name, exercise.id, 0, exercise.points, "unreadable", short(exc))
             for exercise in lesson.exercises])
+    lesson = lesson.edition(notebook_language(submitted))
     other = other_lesson_name(notebook_day(submitted), lesson, lessons)
     nb, answers = build_graded_notebook(lesson, submitted["cells"])
     if all(source is None for source, _ in answers.values()):
@@ -86,7 +88,7 @@ def grade_submission(submission, lessons, workdir, options, submissions_root, re
     notes = [f"{describe_cell(nb, index)}: {short(record.get('message', ''))}"
              for index, record in sorted(outcome.records.items())
              if record.get("status") == "error" and record.get("role") is None]
-    return Result(student, path.name, rows, notes)
+    return Result(student, path.name, rows, notes, language=lesson.language)
 
 
 def _unchecked_exercises(lessons, known):

@@ -44,6 +44,7 @@ class Result:
     rows: list
     notes: list = field(default_factory=list)
     seconds: float = 0.0
+    language: str = "en"  # the edition graded against: the language of the student's feedback
 
 
 def short(text):

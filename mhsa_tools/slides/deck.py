@@ -12,10 +12,16 @@ Markdown is rendered with mistune, formulas are rendered to HTML with KaTeX at
 build time (Node.js runs it), code is highlighted with Pygments and the stored
 outputs of the notebook (printed text, figures as ``data:`` URIs) are included
 as they are; a slide too big for the 1280 x 720 deck is shrunk to fit.
-reveal.js, KaTeX's style sheet and the KaTeX fonts the formulas use are
-inlined, so a deck makes no network request when it is viewed.  The
-JavaScript and CSS come from the npm packages pinned in ``package-lock.json``
-(``npm ci`` installs them into ``node_modules/`` on the first build).
+reveal.js, KaTeX's style sheet, the KaTeX fonts the formulas use and the
+Noto Sans SC files that hold the deck's Chinese characters are inlined, so a
+deck makes no network request when it is viewed.  The JavaScript, CSS and
+fonts come from the npm packages pinned in ``package-lock.json`` (``npm ci``
+installs them into ``node_modules/`` on the first build).
+
+A deck speaks the language of its notebook's edition (metadata
+``mhsa_ms.language``, English when absent): ``<html lang="zh-CN">`` and the
+title "第 1 天：..." for the Chinese edition.  Any folder of notebooks makes a
+folder of decks: ``mhsa-ms slides --lessons lessons/zh --out slides/zh``.
 
 Run it with ``make slides`` or ``mhsa-ms slides [NOTEBOOK ...]``.
 """
@@ -25,22 +31,26 @@ import json
 import re
 from pathlib import Path
 
-from .assets import asset_versions, ensure_assets, katex_css, reveal_assets
+from ..i18n import HTML_LANG, notebook_language, translator
+from .assets import CJK_FONT_FAMILY, asset_versions, cjk_font_faces, ensure_assets, katex_css, reveal_assets
 from .markdown import Renderer, cell_text, plain_text, render_tex, safe
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 _STARTS = ("slide", "subslide")
 _LEFT_OUT = ("skip", "notes")
 
+# The inlined Noto Sans SC comes first everywhere: its faces claim only the deck's East Asian
+# characters (cjk_font_faces), so Latin text keeps the fonts after it.
 _DECK_CSS = """
 :root {
-  --r-main-font: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC",
+  --r-main-font: "{cjk}", system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC",
     "PingFang SC", "Microsoft YaHei", Helvetica, Arial, sans-serif;
   --r-heading-font: var(--r-main-font);
   --r-heading-text-transform: none;
   --r-main-font-size: 30px;
-  --r-code-font: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
+  --r-code-font: "{cjk}", ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
 }
+.reveal .katex { font-family: KaTeX_Main, "{cjk}", "Times New Roman", serif; }
 .reveal .slides { text-align: left; }
 .reveal h1 { font-size: 1.8em; }
 .reveal h2 { font-size: 1.35em; }
@@ -58,7 +68,7 @@ _DECK_CSS = """
   object-fit: contain; }
 .reveal details summary { font-size: 0.5em; color: #666; cursor: pointer; }
 .reveal table { font-size: 0.7em; }
-"""
+""".replace("{cjk}", CJK_FONT_FAMILY)
 
 # A slide whose content is taller or wider than the deck is shrunk to fit (CSS zoom on its .fit box).
 _FIT_SCRIPT = """function fitSlide(slide) {
@@ -157,7 +167,8 @@ def build_deck(notebook_path, deck_path, modules=None):
 
     ``modules`` is the node_modules folder (``ensure_assets()`` by default).
     The notebook's metadata ``mhsa_ms.title`` (and ``mhsa_ms.day``) name the
-    deck, and its first slide must show that title.
+    deck, and its first slide must show that title; ``mhsa_ms.language`` (the
+    edition, 'en' when absent) sets the deck's language.
     """
     import nbformat
 
@@ -167,10 +178,15 @@ def build_deck(notebook_path, deck_path, modules=None):
     if not meta.get("title"):
         raise ValueError(f"{notebook_path}: notebook metadata mhsa_ms.title is missing")
     title = meta["title"]
-    heading = f"Day {meta['day']}: {title}" if "day" in meta else title
+    language = notebook_language(nb)
+    if language is None:
+        raise ValueError(f"{notebook_path}: notebook metadata mhsa_ms.language must be 'zh' or 'en', "
+                         f"got {meta.get('language')!r}")
+    _ = translator(language)
+    heading = _("Day {day}: {title}").format(day=meta["day"], title=title) if "day" in meta else title
     modules = Path(modules) if modules is not None else ensure_assets()
 
-    renderer = Renderer(notebook_path)
+    renderer = Renderer(notebook_path, language)
     slides = []  # per horizontal slide: its (sub)slides; per (sub)slide: [is_fragment, html] blocks
     for index, cell, kind in slide_cells(nb):
         if kind == "slide":
@@ -212,14 +228,16 @@ def build_deck(notebook_path, deck_path, modules=None):
     reveal_js, reveal_css = reveal_assets(modules)
     versions = asset_versions(modules)
     css = "\n".join([
-        reveal_css, katex_css(modules, rendered), HtmlFormatter().get_style_defs(".highlight"), _DECK_CSS,
+        reveal_css, katex_css(modules, rendered), cjk_font_faces(modules, heading + plain_text(body)),
+        HtmlFormatter().get_style_defs(".highlight"), _DECK_CSS,
     ])
+    fonts = f"{CJK_FONT_FAMILY} {versions['@fontsource/noto-sans-sc']}"
     deck = f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{HTML_LANG[language]}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="mhsa-ms slides (reveal.js {versions['reveal.js']}, KaTeX {versions['katex']})">
+<meta name="generator" content="mhsa-ms slides (reveal.js {versions['reveal.js']}, KaTeX {versions['katex']}, {fonts})">
 <meta name="mhsa-ms-source" content="{html.escape(notebook_path.name)}">
 <meta name="mhsa-ms-source-sha256" content="{source_digest(nb)}">
 <title>{html.escape(heading)}</title>

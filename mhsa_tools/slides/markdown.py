@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..i18n import translator
+
 _MATH = re.compile(
     r"(?P<fence>^(?P<f>`{3,}|~{3,})[^\n]*\n.*?^[ \t]*(?P=f)[ \t]*$)"  # fenced code: no math inside
     r"|(?P<code>(?P<bt>`+).+?(?P=bt))"  # inline code span: no math inside
@@ -92,13 +94,14 @@ def render_tex(formulas, modules):
 
 
 class Renderer:
-    """Turns the shown cells of one notebook into reveal.js HTML."""
+    """Turns the shown cells of one notebook into reveal.js HTML, its own words in ``language``."""
 
-    def __init__(self, notebook_path):
+    def __init__(self, notebook_path, language="en"):
         import mistune
         from pygments.formatters import HtmlFormatter
 
         self.folder = Path(notebook_path).parent
+        self.gettext = translator(language)
         self.formatter = HtmlFormatter(nowrap=True)
         renderer = self
 
@@ -159,7 +162,9 @@ class Renderer:
                         for out in cell.get("outputs", []))
         code = self.code(source, "python", "cell-input") if source else ""
         if code and has_image:
-            code = f"<details><summary>code</summary>\n{code}</details>\n"
+            _ = self.gettext
+            summary = _("code")
+            code = f"<details><summary>{summary}</summary>\n{code}</details>\n"
         return code + "".join(outputs)
 
     def _output(self, out):
@@ -175,13 +180,15 @@ class Renderer:
         data = out.get("data", {})
         mime = image_mime(out)
         if mime is not None:
+            _ = self.gettext
+            alt = _("figure")
             payload = cell_text(data[mime])
             if mime == "image/svg+xml":
                 payload = base64.b64encode(payload.encode("utf-8")).decode("ascii")
             size = out.get("metadata", {}).get(mime, {})
             width = f' width="{int(size["width"])}"' if isinstance(size, dict) and "width" in size else ""
             src = f"data:{mime};base64,{payload.replace(chr(10), '')}"
-            return f'<div class="cell-output-image"><img src="{src}"{width} alt="figure"></div>\n'
+            return f'<div class="cell-output-image"><img src="{src}"{width} alt="{alt}"></div>\n'
         if "text/html" in data:
             return f'<div class="cell-output-html">{cell_text(data["text/html"])}</div>\n'
         if "text/plain" in data:

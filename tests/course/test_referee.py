@@ -82,7 +82,8 @@ def test_the_kernel_side_needs_neither_the_checks_nor_the_referee(prepared):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "Exercise 1.1: answer recorded", "Exercise 1.3: answer recorded",
-        "['mhsa_ms.course', 'mhsa_ms.course.card', 'mhsa_ms.course.exercises', 'mhsa_ms.course.plotting']"]
+        "['mhsa_ms.course', 'mhsa_ms.course.card', 'mhsa_ms.course.exercises', 'mhsa_ms.course.fonts', "
+        "'mhsa_ms.course.plotting']"]
     verdicts = referee.judge(token, str(answers))["verdicts"]
     assert [verdicts[key]["status"] for key in ("1.1", "1.2", "1.3")] == ["pass", "missing", "pass"]
 

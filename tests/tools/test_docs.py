@@ -1,9 +1,12 @@
-"""The documentation says what the code does: the README's tables match the package and the
-lessons, and every link, path, module, `mm.` name and `mhsa-ms` command the pages name exists.
+"""The documentation says what the code does: the READMEs' tables (English and 简体中文) match
+the package and the lessons, and every link, path, module, `mm.` name and `mhsa-ms` command the
+pages name exists.
 
-Nothing here imports MindSpore: ``mhsa_ms.__all__`` is read from the source.
+Nothing here imports MindSpore: ``mhsa_ms.__all__`` is read from the source, the Chinese lesson
+titles from the package's message catalog.
 """
 import ast
+import gettext
 import json
 import re
 from pathlib import Path
@@ -14,11 +17,17 @@ from mhsa_tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-PAGES = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md",
+README_ZH = ROOT / "README.zh-CN.md"
+PAGES = [README, README_ZH, *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md",
          ROOT / "datasets" / "README.md"]
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
 PACKAGES = ("mhsa_ms", "mhsa_tools")
-GROUPS = ["device", "attention maths", "data and training", "course"]
+# Each README: its language, its top line linking the other, its section titles and package groups.
+READMES = {
+    README: ("en", "English | [简体中文](README.zh-CN.md)", "Lessons", "The package",
+             ["device", "attention maths", "data and training", "course"]),
+    README_ZH: ("zh", "[English](README.md) | 简体中文", "课程", "课程包", ["设备", "注意力的数学", "数据与训练", "课程"]),
+}
 MM_NAME = re.compile(r"(?<![\w.])mm\.([A-Za-z_]\w*)")
 
 
@@ -50,19 +59,22 @@ def code_sources(notebook):
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
 
 
-def test_readme_fits_on_two_screens():
-    lines = README.read_text(encoding="utf-8").splitlines()
-    assert len(lines) <= 150, f"README.md has {len(lines)} lines: move detail to docs/"
+@pytest.mark.parametrize("readme", READMES, ids=lambda path: path.name)
+def test_readme_fits_on_two_screens_and_links_the_other_language(readme):
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"{readme.name} has {len(lines)} lines: move detail to docs/"
+    assert lines[2] == READMES[readme][1], "the line under the title links the README in the other language"
 
 
-def test_readme_package_table_is_the_public_api():
-    rows = table_rows(section(README.read_text(encoding="utf-8"), "The package"))
+@pytest.mark.parametrize("readme", READMES, ids=lambda path: path.name)
+def test_readme_package_table_is_the_public_api(readme):
+    rows = table_rows(section(readme.read_text(encoding="utf-8"), READMES[readme][3]))
     groups, listed = [], []
     for group, _, names in rows:
         if group:
             groups.append(group)
         listed += re.findall(r"`mm\.(\w+)`", names)
-    assert groups == GROUPS
+    assert groups == READMES[readme][4]
     assert len(listed) == len(set(listed)), "a name is listed twice"
     api = public_api()
     assert sorted(set(api) - set(listed)) == [], "in mhsa_ms.__all__ but not in the README's package table"
@@ -82,13 +94,19 @@ def test_every_name_a_lesson_uses_is_public():
     assert missing == {}, "used by a lesson but not in mhsa_ms.__all__"
 
 
-def test_readme_lesson_table_lists_every_lesson():
-    rows = table_rows(section(README.read_text(encoding="utf-8"), "Lessons"))
+@pytest.mark.parametrize("readme", READMES, ids=lambda path: path.name)
+def test_readme_lesson_table_lists_every_lesson(readme):
+    """Titles as the lessons' metadata has them; in Chinese, as the check-in card shows them."""
+    language, _, lessons, _, _ = READMES[readme]
+    catalog = ROOT / "mhsa_ms" / "locale" / "zh_CN" / "LC_MESSAGES" / "mhsa_ms.mo"
+    with open(catalog, "rb") as handle:
+        title = gettext.GNUTranslations(handle).gettext if language == "zh" else str
+    rows = table_rows(section(readme.read_text(encoding="utf-8"), lessons))
     listed = [(int(day), *re.fullmatch(r"\[(.+)\]\((.+)\)", lesson).groups()) for day, lesson, _, _ in rows]
     expected = []
     for notebook in LESSONS:
         meta = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["mhsa_ms"]
-        expected.append((meta["day"], meta["title"], f"lessons/{notebook.name}"))
+        expected.append((meta["day"], title(meta["title"]), f"lessons/{notebook.name}"))
     assert listed == expected
 
 
@@ -103,8 +121,9 @@ def test_page_names_only_what_exists(page):
     for path in re.findall(r"`((?:mhsa_ms|mhsa_tools|tests|lessons|benchmarks|docs|slides|datasets)/[^`\s<>*]*)`",
                            text):
         assert (ROOT / path).exists(), f"no {path} in the repository"
-    for dotted in re.findall(r"\b(?:mhsa_ms|mhsa_tools)(?:\.\w+)+", text):
-        assert resolves(dotted), f"{dotted} names no module or top-level name"
+    for dotted in re.findall(r"(?<![/\w])(?:mhsa_ms|mhsa_tools)(?:\.\w+)+", text):
+        if not dotted.endswith((".po", ".mo", ".pot")):  # a message catalog's file name
+            assert resolves(dotted), f"{dotted} names no module or top-level name"
     commands = set(cli.build_parser()._subparsers._group_actions[0].choices)
     assert sorted(set(re.findall(r"\bmhsa-ms (\w+)", text)) - commands) == [], "no such mhsa-ms command"
 

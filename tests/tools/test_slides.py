@@ -1,10 +1,11 @@
 """Slide decks: built from the lesson notebooks, self-contained, checked in headless Chromium.
 
-The browser tests open every committed deck (slides/NN_name.html) and a deck built
-from tests/fixtures/slides_fixture.ipynb with the network blocked, and save a
-screenshot of one slide per deck to slides/_build/screens/.  Building needs Node.js and
-npm, the browser tests Chromium and ChromeDriver: without them those tests are skipped,
-naming the Debian packages (`make test` as root installs them; tests/conftest.py).
+The browser tests open every committed deck (slides/NN_name.html) and the decks built
+from tests/fixtures/slides_fixture.ipynb and its Chinese edition slides_fixture_zh.ipynb
+with the network blocked, and save a screenshot of one slide per deck to
+slides/_build/screens/.  Building needs Node.js and npm, the browser tests Chromium and
+ChromeDriver: without them those tests are skipped, naming the Debian packages (`make test`
+as root installs them; tests/conftest.py).
 """
 import json
 import re
@@ -15,9 +16,11 @@ import nbformat
 import pytest
 
 from mhsa_tools import slides
+from mhsa_tools.slides.markdown import plain_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "slides_fixture.ipynb"
+FIXTURE_ZH = ROOT / "tests" / "fixtures" / "slides_fixture_zh.ipynb"
 LESSONS = slides.lesson_notebooks(ROOT / "lessons")
 SCREENS = ROOT / "slides" / "_build" / "screens"
 
@@ -89,6 +92,52 @@ def fixture_deck(node_modules):
     """The fixture notebook's deck, built into a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
         yield slides.build_deck(FIXTURE, Path(tmp) / "slides_fixture.html", node_modules)
+
+
+@pytest.fixture(scope="module")
+def fixture_deck_zh(node_modules):
+    """The Chinese fixture notebook's deck, built into a temporary folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield slides.build_deck(FIXTURE_ZH, Path(tmp) / "slides_fixture_zh.html", node_modules)
+
+
+def deck_text(deck):
+    """The text a deck shows (what its web fonts must draw): its title and its slides."""
+    title = re.search(r"<title>(.*?)</title>", deck, re.S).group(1)
+    body = re.search(r'<div class="slides">(.*)</div></div>', deck, re.S).group(1)
+    return plain_text(title) + plain_text(body)
+
+
+def inlined_font(deck):
+    """{code point: woff2 size in bytes} of the Noto Sans SC faces inlined in a deck."""
+    drawn = {}
+    for data, ranges in re.findall(r"@font-face\{font-family:'Noto Sans SC';[^}]*?base64,([^)]+)\)[^}]*?"
+                                   r"unicode-range:([^}]*)\}", deck):
+        for point in ranges.split(","):
+            assert int(point[2:], 16) not in drawn, "two faces draw one character"
+            drawn[int(point[2:], 16)] = len(data) * 3 // 4
+    return drawn
+
+
+def test_zh_deck_speaks_chinese_and_inlines_only_the_glyphs_it_shows(fixture_deck_zh, fixture_deck):
+    deck = fixture_deck_zh.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in deck and "<title>第 0 天：幻灯片测试</title>" in deck
+    chinese = {ord(character) for character in deck_text(deck) if ord(character) >= 0x2E80}
+    assert {0x6CE8, 0x610F, 0x529B, 0xFF08, 0xFF1A} <= chinese  # 注意力 and full-width （：
+    assert set(inlined_font(deck)) == chinese  # every Chinese character drawn, nothing else claimed
+    files = {size for size in inlined_font(deck).values()}
+    assert fixture_deck_zh.stat().st_size < 3 * 2**20 and len(files) < 40, (fixture_deck_zh.stat().st_size, len(files))
+    english = fixture_deck.read_text(encoding="utf-8")
+    assert '<html lang="en">' in english and "<title>Day 0: Slides fixture</title>" in english
+    assert set(inlined_font(english)) == {ord(c) for c in "幻灯片"}  # the one Chinese word of the English deck
+
+
+def test_a_chinese_character_the_font_lacks_is_an_error(node_modules):
+    from mhsa_tools.slides import assets
+
+    assert "unicode-range:U+4E2D" in assets.cjk_font_faces(node_modules, "中 abc 😀")  # emoji: left to the browser
+    with pytest.raises(ValueError, match="Noto Sans SC has no glyph for '\U0002a6df' \\(code points U\\+2A6DF\\)"):
+        assets.cjk_font_faces(node_modules, "\U0002A6DF")
 
 
 def test_build_is_reproducible_and_self_contained(fixture_deck, node_modules, tmp_path):
@@ -309,6 +358,40 @@ def _check_deck(driver, deck, notebook):
 
 def test_fixture_deck_in_browser(browser, fixture_deck):
     _check_deck(browser, fixture_deck, FIXTURE)
+
+
+_CJK_FONT_LOADED = """
+const done = arguments[arguments.length - 1];
+const text = document.querySelector('.slides').textContent + document.title;
+document.fonts.load('30px "Noto Sans SC"', text).then((faces) => done(
+  [faces.length, [...document.fonts].filter((f) => f.family.replace(/"/g, '') === 'Noto Sans SC')
+                                     .map((f) => f.status)]));
+"""
+
+
+def platform_fonts(driver, selector):
+    """{font family: glyphs drawn} for the text of the first element matching ``selector``, as Chromium
+    rendered it (DevTools' CSS.getPlatformFontsForNode), and whether each was a web font."""
+    driver.execute_cdp_cmd("DOM.enable", {})
+    driver.execute_cdp_cmd("CSS.enable", {})
+    root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return {font["familyName"]: (font["glyphCount"], font["isCustomFont"]) for font in fonts}
+
+
+def test_zh_fixture_deck_in_browser(browser, fixture_deck_zh):
+    _check_deck(browser, fixture_deck_zh, FIXTURE_ZH)
+    loaded, statuses = browser.execute_async_script(_CJK_FONT_LOADED)
+    assert loaded == len(statuses) > 0 and set(statuses) == {"loaded"}, (loaded, statuses)
+    browser.execute_script("Reveal.slide(0, 0);")
+    heading = platform_fonts(browser, ".slides section h1")  # "第 0 天：幻灯片测试"
+    web = {family: count for family, (count, custom) in heading.items() if custom}
+    # the 8 Chinese characters (第天：幻灯片测试) drawn with the inlined web font (its files name it
+    # "Noto Sans SC" or "Noto Sans SC Thin"), the digit and the spaces with a Latin font
+    assert list(web.values()) == [8] and next(iter(web)).startswith("Noto Sans SC"), heading
+    assert sum(count for count, _ in heading.values()) == len("第 0 天：幻灯片测试"), heading
+    browser.save_screenshot(str(SCREENS / "slides_fixture_zh_title.png"))
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=[nb.stem for nb in LESSONS])

@@ -32,7 +32,7 @@ def test_every_listed_package_is_needed_by_a_test(system_packages):
     assert needed == set(system_packages)
 
 
-def fake_machine(tmp_path, uid, present=(), failing=()):
+def fake_machine(tmp_path, uid, present=(), failing=(), packages=()):
     """A PATH holding only a fake id, a logging apt-get and the given commands (plus tr and touch)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -49,23 +49,35 @@ def fake_machine(tmp_path, uid, present=(), failing=()):
         (bin_dir / tool).symlink_to(subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
                                                    text=True, check=True).stdout.strip())
     log, stamp = tmp_path / "apt.log", tmp_path / "stamp"
-    done = subprocess.run(["/bin/sh", str(SCRIPT), str(LIST), str(stamp)], capture_output=True, text=True,
+    done = subprocess.run(["/bin/sh", str(SCRIPT), str(LIST), str(stamp), *packages], capture_output=True, text=True,
                           env={"PATH": str(bin_dir), "APT_LOG": str(log)}, timeout=60)
     calls = log.read_text().splitlines() if log.exists() else []
     return done, calls, stamp.exists()
 
 
-def test_as_root_the_missing_packages_are_installed_once(tmp_path):
+def installs(table, *packages):
+    """The apt-get calls that install ``packages``, plus fonts-noto-cjk where this machine lacks its
+    font file (a file entry is looked up on the real file system, not on the fake PATH)."""
+    packages += () if Path(table["fonts-noto-cjk"][0]).exists() else ("fonts-noto-cjk",)
+    return ["update -qq"] + [f"install -y -qq -o Dpkg::Use-Pty=0 {package}" for package in packages] if packages else []
+
+
+def test_as_root_the_missing_packages_are_installed_once(tmp_path, system_packages):
     done, calls, stamped = fake_machine(tmp_path, 0, present=("bwrap", "node"), failing=("chromium",))
     assert done.returncode == 0, done.stderr
-    assert calls == ["update -qq"] + [f"install -y -qq -o Dpkg::Use-Pty=0 {package}"
-                                      for package in ("chromium", "chromium-driver", "npm")]
+    assert calls == installs(system_packages, "chromium", "chromium-driver", "npm")
     assert "Could not install chromium" in done.stderr and stamped
 
 
-def test_as_root_with_everything_present_nothing_is_installed(tmp_path):
+def test_as_root_with_everything_present_nothing_is_installed(tmp_path, system_packages):
     done, calls, stamped = fake_machine(tmp_path, 0, present=("bwrap", "chromium", "chromedriver", "node", "npm"))
-    assert (done.returncode, calls, stamped) == (0, [], True)
+    assert (done.returncode, calls, stamped) == (0, installs(system_packages), True)
+
+
+def test_make_lab_installs_only_the_learners_packages(tmp_path, system_packages):
+    done, calls, stamped = fake_machine(tmp_path, 0, packages=("fonts-noto-cjk",))
+    # only the font (where it is missing): no Chromium, bubblewrap or Node.js for a learner
+    assert (done.returncode, calls, stamped) == (0, installs(system_packages), True)
 
 
 def test_as_another_user_nothing_is_installed(tmp_path):
