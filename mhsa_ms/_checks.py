@@ -140,6 +140,12 @@ def check_choice_any_case(name, value, choices):
         raise ValueError(f"{name} must be one of {tuple(choices)} (any case), got {value!r}")
 
 
+def check_value(name, value, acceptable, expected):
+    """A value of the right type that must also be ``acceptable`` (a bool the caller computed)."""
+    if not acceptable:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
 def check_text(name, value):
     """A non-empty string (not only spaces)."""
     if not isinstance(value, str):

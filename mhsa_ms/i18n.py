@@ -34,6 +34,8 @@ import locale
 import os
 from pathlib import Path
 
+from ._checks import check_instance, check_value
+
 #: The languages of the course: English (the language of the source code) and 简体中文.
 LANGUAGES = ("en", "zh")
 #: The environment variable that names the language (set by :func:`set_language`).
@@ -115,11 +117,10 @@ def set_language(language):
     >>> set_language("en")
     'en'
     """
-    if language is not None and not isinstance(language, str):
-        raise TypeError(f"language must be a str such as 'zh' or 'en', or None, got {type(language).__name__}")
+    check_instance("language", language, (str, type(None)), "a str such as 'zh' or 'en', or None")
     code = None if language is None else language_code(language)
-    if language is not None and code is None:
-        raise ValueError(f"language must be 'zh' or 'en' (or a regional form such as 'zh-CN'), got {language!r}")
+    check_value("language", language, language is None or code is not None,
+                "'zh' or 'en' (or a regional form such as 'zh-CN')")
     if _environment_before[0] is _UNSET:
         _environment_before[0] = os.environ.get(LANGUAGE_ENV)
     if code is not None:

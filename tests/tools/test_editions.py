@@ -15,6 +15,7 @@ import pytest
 from mhsa_tools import release
 from mhsa_tools.grading import grade_submission, reference_lessons
 from mhsa_tools.grading.execute import GradeOptions
+from mhsa_tools.grading.submissions import Submission
 from mhsa_tools.i18n import translator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,8 +112,9 @@ def test_a_submission_is_graded_against_its_own_edition(two_editions, tmp_path, 
     if language is None:
         submitted.metadata["mhsa_ms"].pop("language", None)
     path = write(submitted, tmp_path / "ana" / "10_alpha.ipynb")
-    result = grade_submission("ana", path, lessons["10_alpha"], lessons, tmp_path / "work", tmp_path,
-                              GradeOptions(timeout=5))
+    submission = Submission("ana", path, ("ana", "10_alpha.ipynb"), lessons["10_alpha"])
+    result = grade_submission(submission, lessons, tmp_path / "work", GradeOptions(timeout=5), tmp_path,
+                              referee=None)  # nothing of the student's runs: no cases to draw
     assert result.language == (language or "en")
     assert {row.status for row in result.rows} == {"missing"} and len(result.rows) == 3
     assert result.rows[0].message == "this notebook is lesson 11_beta, not 10_alpha"
