@@ -162,7 +162,7 @@ def _grade_found(found, skipped, lessons, submissions, referee, timeout, jobs, m
         isolation = _("sandboxed (bubblewrap), as {user}, limits: {limits}").format(user=describe_user(),
                                                                                     limits=describe_limits())
     else:
-        print(SANDBOX_WARNING, file=sys.stderr, flush=True)
+        print(_(SANDBOX_WARNING), file=sys.stderr, flush=True)
         isolation = _("NOT sandboxed (--no-sandbox)")
     remove_stale_temp()
     remove_stale_cgroups()
