@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..i18n import gettext as _
-from ..i18n import notebook_language
+from ..i18n import notebook_language, translator
 from ..notebooks import notebook_day
 from .execute import GradeOptions, RunOutcome, run_graded_notebook
 from .feedback import write_feedback
@@ -86,7 +86,9 @@ def grade_submission(submission, lessons, workdir, options, submissions_root, re
             (judged / name).write_bytes(content)
         verdicts = referee.judge(token, judged, lesson.language)
     rows = exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, other)
-    notes = [f"{describe_cell(nb, index, lesson.language)}: {short(record.get('message', ''))}"
+    _ = translator(lesson.language)  # the feedback's language: the submission's edition
+    notes = [_("{cell}: {message}").format(cell=describe_cell(nb, index, lesson.language),
+                                           message=short(record.get("message", "")))
              for index, record in sorted(outcome.records.items())
              if record.get("status") == "error" and record.get("role") is None]
     return Result(student, path.name, rows, notes, language=lesson.language)
