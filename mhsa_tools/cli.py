@@ -66,7 +66,7 @@ def _grade(args):
         results = exc.results
         status = 143 if stopped else 130
     except KeyboardInterrupt:
-        print("mhsa-ms grade: interrupted before grading started; nothing written", file=sys.stderr)
+        print("mhsa-ms grade: " + _("interrupted before grading started; nothing written"), file=sys.stderr)
         return 143 if stopped else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -74,11 +74,12 @@ def _grade(args):
     feedback = Path(args.feedback) if args.feedback else Path(args.out).with_name("feedback")
     write_feedback(results, feedback)
     print(summary_table(results))
-    print(f"\nwrote {args.out} and {feedback}/<student>.md; student code ran {results.sandbox}")
+    print("\n" + _("wrote {gradebook} and {feedback}/<student>.md; student code ran {isolation}").format(
+        gradebook=args.out, feedback=feedback, isolation=results.sandbox))
     if results.interrupted:
         left = sum(1 for result in results if any(row.status == "interrupted" for row in result.rows))
-        print(f"INTERRUPTED by {stopped[0] if stopped else 'Ctrl-C'}: {left} notebook(s) not graded "
-              f"(status 'interrupted' in {args.out})", file=sys.stderr)
+        print(_("INTERRUPTED by {signal}: {count} notebook(s) not graded (status 'interrupted' in {gradebook})").format(
+            signal=stopped[0] if stopped else "Ctrl-C", count=left, gradebook=args.out), file=sys.stderr)
     return status
 
 
@@ -87,19 +88,23 @@ def _add_grading(commands):
     release.add_argument("lessons", nargs="+", help=_("reference lesson notebooks, of either edition"))
     release.add_argument("--out", required=True, help=_("output folder (never the lessons' own folder)"))
     release.set_defaults(handler=_release)
-    grade = commands.add_parser("grade", help="grade a folder of submissions (one sub-folder per student)")
-    grade.add_argument("submissions", help="folder with one sub-folder of .ipynb files per student")
-    grade.add_argument("--out", required=True, help="the gradebook CSV to write, e.g. grades.csv")
-    grade.add_argument("--lessons", default="lessons", help="folder of the executed reference lessons")
-    grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
-    grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    grade = commands.add_parser("grade", help=_("grade a folder of submissions (one sub-folder per student)"))
+    grade.add_argument("submissions", help=_("folder with one sub-folder of .ipynb files per student"))
+    grade.add_argument("--out", required=True, help=_("the gradebook CSV to write, e.g. grades.csv"))
+    grade.add_argument("--lessons", default="lessons",
+                       help=_("folder of the executed reference lessons, either edition or both (subfolders "
+                              "included)"))
+    grade.add_argument("--timeout", type=float, default=300.0, help=_("seconds per submission (default 300)"))
+    grade.add_argument("--jobs", type=int, default=1, help=_("submissions graded in parallel (default 1)"))
     grade.add_argument("--memory", type=int, default=4096,
-                       help="memory limit of a submission in MiB, all its processes together (default 4096, 0: none)")
-    grade.add_argument("--feedback", default=None, help="folder of per-student feedback (default: feedback/ "
-                       "beside --out)")
+                       help=_("memory limit of a submission in MiB, all its processes together (default 4096, "
+                              "0: none)"))
+    grade.add_argument("--feedback", default=None,
+                       help=_("folder of per-student feedback, each in the language of the student's edition "
+                              "(default: feedback/ beside --out)"))
     grade.add_argument("--no-sandbox", action="store_true",
-                       help="run student code WITHOUT the bubblewrap sandbox (only for notebooks you trust); "
-                            "without this flag, grading refuses to start when no sandbox can be made")
+                       help=_("run student code WITHOUT the bubblewrap sandbox (only for notebooks you trust); "
+                              "without this flag, grading refuses to start when no sandbox can be made"))
     grade.set_defaults(handler=_grade)
 
 

@@ -92,3 +92,8 @@ def translator(language):
 def gettext(message):
     """``message`` in the language of the environment."""
     return translation(language_from_environment()).gettext(message)
+
+
+def N_(message):
+    """Mark ``message`` for the catalog without translating it yet (module constants)."""
+    return message

@@ -53,6 +53,7 @@ from typing import Callable
 import numpy as np
 
 from .._checks import check_callable, check_instance, check_int, check_known, check_pattern
+from ..i18n import gettext as _
 
 CASES_ENV = "MHSA_MS_GRADING_CASES"
 ANSWERS_ENV = "MHSA_MS_GRADING_ANSWERS"
@@ -79,8 +80,9 @@ def case_arguments(case):
     return {name: value.item() if value.ndim == 0 else value.copy() for name, value in case.items()}
 
 
-def _array(value, what="the answer"):
+def _array(value, what=None):
     """A real-valued NumPy array from a tensor, array or number, else UnusableResult."""
+    what = _("the answer") if what is None else what
     if hasattr(value, "asnumpy"):
         value = value.asnumpy()
     try:
@@ -88,7 +90,7 @@ def _array(value, what="the answer"):
     except Exception:
         array = None
     if array is None or array.dtype.kind not in "biuf":
-        raise UnusableResult(f"{what} returned {type(value).__name__}, not numbers")
+        raise UnusableResult(_("{what} returned {type}, not numbers").format(what=what, type=type(value).__name__))
     return array
 
 
@@ -99,7 +101,8 @@ def _one_array(result):
 def _one_number(result):
     array = _array(result)
     if array.shape != ():
-        raise UnusableResult(f"the answer returned an array of shape {array.shape}; the exercise asks for one number")
+        raise UnusableResult(_("the answer returned an array of shape {shape}; the exercise asks for one "
+                               "number").format(shape=array.shape))
     return (array,)
 
 
@@ -107,18 +110,20 @@ def _tensor_result(result):
     import mindspore
 
     if not isinstance(result, mindspore.Tensor):
-        raise UnusableResult(f"the answer returned {type(result).__name__}; the exercise asks for a MindSpore Tensor")
+        raise UnusableResult(_("the answer returned {type}; the exercise asks for a MindSpore Tensor").format(
+            type=type(result).__name__))
     return (_array(result),)
 
 
 def _items(result):
     if isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
-        raise UnusableResult(f"the answer returned {type(result).__name__}; the exercise asks for a list")
+        raise UnusableResult(_("the answer returned {type}; the exercise asks for a list").format(
+            type=type(result).__name__))
     items = []
     for item in result:
-        items.append(_array(item, "an item of the answer"))
+        items.append(_array(item, _("an item of the answer")))
         if len(items) > 1000:
-            raise UnusableResult("the answer returned a list of more than 1000 items")
+            raise UnusableResult(_("the answer returned a list of more than {count} items").format(count=1000))
     return tuple(items)
 
 
@@ -284,7 +289,8 @@ def run_case(caller, answer, case, forbidden):
     except Exception as exc:
         return _raised(exc)
     if sum(array.nbytes for array in outputs) > CASE_BYTES:
-        return {"unusable": f"the answer returned more than {CASE_BYTES // 2**20} MiB for one small check case"}
+        return {"unusable": _("the answer returned more than {size} MiB for one small check case").format(
+            size=CASE_BYTES // 2**20)}
     return {"outputs": outputs}
 
 
@@ -329,12 +335,12 @@ def _record_for_grading(exercise_id, answer, cases_dir, answers_dir):
         with np.load(cases_dir / f"{exercise_id}.npz", allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
     except FileNotFoundError:
-        print(f"Exercise {exercise_id}: no check cases were prepared for this exercise")
+        print(_("Exercise {exercise}: no check cases were prepared for this exercise").format(exercise=exercise_id))
         return
     cases = [{name: arrays[f"{index}.{name}"] for name in names} for index, names in enumerate(plan["cases"])]
     outcomes = run_cases(CALLERS[plan["caller"]], answer, cases, [tuple(pair) for pair in plan["forbidden"]])
     write_outcomes(answers_dir / f"{exercise_id}.npz", outcomes)
-    print(f"Exercise {exercise_id}: answer recorded")
+    print(_("Exercise {exercise}: answer recorded").format(exercise=exercise_id))
 
 
 def _self_check(exercise_id, answer):
@@ -347,7 +353,7 @@ def _self_check(exercise_id, answer):
     outcomes = run_cases(CALLERS[check.caller], answer, cases, check.forbidden)
     verdict = checks.judge(check, outcomes, expectations)
     _results[exercise_id] = verdict.passed
-    print(f"Exercise {exercise_id}: {verdict.message}")
+    print(verdict.line)
 
 
 def check_exercise(exercise_id, answer):

@@ -9,8 +9,8 @@ speaks JSON lines, one request on stdin, one reply on stdout::
         -> {"ok": true, "days": {"1": ["1.1", "1.2", "1.3"], ...}}
     {"op": "prepare", "day": 1, "seed": 8513..., "folder": "/tmp/.../cases"}
         -> {"ok": true, "token": "3f9c...", "exercises": ["1.1", "1.2", "1.3"]}
-    {"op": "judge", "token": "3f9c...", "folder": "/tmp/.../answers"}
-        -> {"ok": true, "verdicts": {"1.1": {"status": "pass", "message": "correct"}, ...}}
+    {"op": "judge", "token": "3f9c...", "folder": "/tmp/.../answers", "language": "zh"}
+        -> {"ok": true, "verdicts": {"1.1": {"status": "pass", "message": "正确"}, ...}}
 
 ``prepare`` draws the day's check cases from the seed (drawn by the grader at
 grading time, never seen by the notebook) and writes, per exercise, the cases
@@ -22,7 +22,8 @@ names, dtypes, shapes and sizes checked; anything odd is an ``error``
 verdict, never a crash) and judges them with :func:`mhsa_ms.course.checks.judge`,
 the self-check's own function.  Status per exercise: ``pass``, ``fail``,
 ``error``, or ``missing`` (no answer file: the grader then reads nbval's
-records).  Messages come from the checks' hint texts only.
+records).  Messages come from the checks' hint texts only, in the ``language`` of the
+request (the edition the submission was made from; English when absent).
 """
 import json
 import os
@@ -35,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_choice, check_empty_folder, check_int, check_prepared
+from ..i18n import gettext as _
+from ..i18n import speaking
 from . import checks
 
 ANSWER_BYTES = 8 * 2**20  # the most one answer file may hold, packed and unpacked
@@ -132,9 +135,13 @@ class Referee:
         self._prepared[token] = prepared
         return {"token": token, "exercises": [check.id for check, _, _ in prepared]}
 
-    def judge(self, token, folder):
-        prepared = self._prepared.pop(token, None)
-        check_prepared(prepared)
+    def judge(self, token, folder, language="en"):
+        with speaking(language):  # checks the language before the token is spent
+            prepared = self._prepared.pop(token, None)
+            check_prepared(prepared)
+            return self._judge(prepared, folder)
+
+    def _judge(self, prepared, folder):
         verdicts = {}
         for check, cases, expectations in prepared:
             path = Path(folder) / f"{check.id}.npz"
@@ -144,7 +151,8 @@ class Referee:
             try:
                 outcomes = read_outcomes(path, cases)
             except UnreadableAnswer as exc:
-                verdicts[check.id] = {"status": "error", "message": f"the recorded answer is unreadable: {exc}"}
+                verdicts[check.id] = {"status": "error",
+                                      "message": _("the recorded answer is unreadable: {why}").format(why=exc)}
                 continue
             verdict = checks.judge(check, outcomes, expectations)
             verdicts[check.id] = {"status": verdict.status, "message": verdict.message}

@@ -28,7 +28,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from ..i18n import notebook_language
+from ..i18n import gettext as _
+from ..i18n import notebook_language, translator
 from ..notebooks import notebook_day
 from .execute import GradeOptions, RunOutcome, run_graded_notebook
 from .feedback import write_feedback
@@ -83,9 +84,11 @@ def grade_submission(submission, lessons, workdir, options, submissions_root, re
             return None
         for name, content in outcome.answers.items():
             (judged / name).write_bytes(content)
-        verdicts = referee.judge(token, judged)
+        verdicts = referee.judge(token, judged, lesson.language)
     rows = exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, other)
-    notes = [f"{describe_cell(nb, index)}: {short(record.get('message', ''))}"
+    _ = translator(lesson.language)  # the feedback's language: the submission's edition
+    notes = [_("{cell}: {message}").format(cell=describe_cell(nb, index, lesson.language),
+                                           message=short(record.get("message", "")))
              for index, record in sorted(outcome.records.items())
              if record.get("status") == "error" and record.get("role") is None]
     return Result(student, path.name, rows, notes, language=lesson.language)
@@ -158,10 +161,11 @@ def _grade_found(found, skipped, lessons, submissions, referee, timeout, jobs, m
                 f"no usable sandbox for student code here ({why}); install bubblewrap (apt-get install "
                 f"bubblewrap) and see docs/grading-sandbox.md, or pass --no-sandbox to grade WITHOUT isolation "
                 f"(only notebooks you trust)")
-        isolation = f"sandboxed (bubblewrap), as {describe_user()}, limits: {describe_limits()}"
+        isolation = _("sandboxed (bubblewrap), as {user}, limits: {limits}").format(user=describe_user(),
+                                                                                    limits=describe_limits())
     else:
-        print(SANDBOX_WARNING, file=sys.stderr, flush=True)
-        isolation = "NOT sandboxed (--no-sandbox)"
+        print(_(SANDBOX_WARNING), file=sys.stderr, flush=True)
+        isolation = _("NOT sandboxed (--no-sandbox)")
     remove_stale_temp()
     remove_stale_cgroups()
     matplotlib_dir = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
@@ -194,7 +198,7 @@ def _grade_found(found, skipped, lessons, submissions, referee, timeout, jobs, m
 
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(found), desc="grading", unit="notebook", file=sys.stderr, disable=not progress)
+        bar = tqdm(total=len(found), desc=_("grading"), unit=_("notebook"), file=sys.stderr, disable=not progress)
         pool = ThreadPoolExecutor(max_workers=jobs)
         futures = {pool.submit(work, number, item): number for number, item in enumerate(found)}
         try:

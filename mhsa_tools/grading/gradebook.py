@@ -4,11 +4,17 @@ Where the kernel recorded no answer for an exercise (its answer cell raised, it 
 kernel died, the check cell was replaced), the nbval records say what happened instead.
 Student-controlled text is made safe where it is shown (:mod:`.text`): CSV cells cannot start a
 formula, the printed summary carries no terminal escape.
+
+The columns and the ``status`` values are data and stay English; a row's ``message`` is prose,
+written in the language of the edition the submission was graded against (the referee's
+verdicts come back in it too), and the summary in the language of the environment.
 """
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
+from ..i18n import gettext, translator
 from ..notebooks import exercise_meta
 from .text import csv_cell, visible
 
@@ -53,11 +59,15 @@ def short(text):
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
 
 
-def describe_cell(nb, index):
+def describe_cell(nb, index, language="en"):
+    """'the answer cell of exercise 1.2', 'code cell 7 of the lesson', in ``language``."""
+    _ = translator(language)
     meta = exercise_meta(nb.cells[index]) if index is not None and index < len(nb.cells) else None
+    if meta is not None and meta["role"] == "answer":
+        return _("the answer cell of exercise {exercise}").format(exercise=meta["exercise"])
     if meta is not None:
-        return f"the {meta['role']} cell of exercise {meta['exercise']}"
-    return f"code cell {index} of the lesson"
+        return _("the check cell of exercise {exercise}").format(exercise=meta["exercise"])
+    return _("code cell {index} of the lesson").format(index=index)
 
 
 def _first(records, status):
@@ -66,7 +76,10 @@ def _first(records, status):
 
 
 def exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, other_lesson):
-    """One Row per exercise: the referee's verdict, else what the nbval records of the run say."""
+    """One Row per exercise: the referee's verdict, else what the nbval records of the run say
+    (in the language of the lesson's edition)."""
+    language = lesson.language
+    _ = translator(language)
     code_index = {}
     position = 0
     for index, cell in enumerate(lesson.nb.cells):
@@ -83,14 +96,16 @@ def exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, othe
             return Row(student, lesson.name, exercise.id, points, exercise.points, status, short(message))
 
         if source is None:
-            where = f"this notebook is lesson {other_lesson}, not {lesson.name}" if other_lesson else \
-                f"no answer cell for exercise {exercise.id} (cell metadata mhsa_ms.exercise)"
+            where = _("this notebook is lesson {other}, not {lesson}").format(other=other_lesson, lesson=lesson.name) \
+                if other_lesson else _("no answer cell for exercise {exercise} (cell metadata mhsa_ms.exercise)").format(
+                    exercise=exercise.id)
             rows.append(row("missing", where))
             continue
-        found = "" if how == "metadata" else " (answer cell found by its function name)"
+        by_name = _("answer cell found by its function name")
+        found = "" if how == "metadata" else _(" ({note})").format(note=by_name)
         verdict = verdicts.get(exercise.id, {})
         if verdict.get("status") == "pass":
-            rows.append(row("pass", found.strip(" ()"), exercise.points))
+            rows.append(row("pass", "" if how == "metadata" else by_name, exercise.points))
             continue
         if verdict.get("status") in ("fail", "error"):
             rows.append(row(verdict["status"], verdict.get("message", "") + found))
@@ -99,7 +114,7 @@ def exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, othe
         answer_record = records.get(answer, {})
         if check_record is None:
             if outcome.overrun:
-                rows.append(row("timeout", f"time limit of {options.timeout:g} s reached"))
+                rows.append(row("timeout", _("time limit of {seconds:g} s reached").format(seconds=options.timeout)))
             else:
                 rows.append(row("crashed", outcome.ended))
             continue
@@ -107,22 +122,23 @@ def exercise_rows(student, lesson, nb, answers, outcome, verdicts, options, othe
         broken = [index for index, record in sorted(records.items())
                   if index < check and record.get("role") is None and record.get("status") == "error"]
         if broken and status == "error":  # a lesson cell failed first: say so
-            found += f" (after {describe_cell(nb, broken[0])} failed: {records[broken[0]].get('message', '')})"
+            found += _(" (after {cell} failed: {message})").format(cell=describe_cell(nb, broken[0], language),
+                                                                   message=records[broken[0]].get("message", ""))
         if answer_record.get("status") == "error":
-            rows.append(row("error", f"answer cell: {answer_record.get('message', '')}"))
+            rows.append(row("error", _("answer cell: {message}").format(message=answer_record.get("message", ""))))
         elif status == "ok":
-            rows.append(row("fail", "no answer was recorded: the check cell ran, but not the lesson's check "
-                                    "of the answer" + found))
+            rows.append(row("fail", _("no answer was recorded: the check cell ran, but not the lesson's check "
+                                      "of the answer") + found))
         elif status == "error":
             rows.append(row("error", check_record.get("message", "") + found))
         elif status in ("timeout", "crashed"):
             first = _first(records, status)
             first_record = records.get(first, {})
-            what = f"time limit of {options.timeout:g} s reached" if status == "timeout" else \
-                (first_record.get("message") or "the kernel died")
-            rows.append(row(status, f"{what} in {describe_cell(nb, first)}"))
+            what = _("time limit of {seconds:g} s reached").format(seconds=options.timeout) if status == "timeout" \
+                else (first_record.get("message") or _("the kernel died"))
+            rows.append(row(status, _("{what} in {cell}").format(what=what, cell=describe_cell(nb, first, language))))
         else:
-            rows.append(row("error", f"check cell: {status}"))
+            rows.append(row("error", _("check cell: {status}").format(status=status)))
     return rows
 
 
@@ -148,6 +164,11 @@ class Results(list):
         self.skipped, self.interrupted, self.sandbox = list(skipped), interrupted, sandbox
 
 
+def _width(text):
+    """Columns ``text`` takes in a terminal: a wide (CJK) character takes two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def summary_table(results):
     """A plain-text table: one line per student, points per lesson and in total; then what was skipped."""
     lessons = sorted({row.lesson for result in results for row in result.rows})
@@ -157,7 +178,8 @@ def summary_table(results):
         for row in result.rows:
             got, total = cells.get((result.student, row.lesson), (0, 0))
             cells[(result.student, row.lesson)] = (got + row.points, total + row.max_points)
-    header = ["student"] + [visible(lesson) for lesson in lessons] + ["total"]
+    _ = gettext
+    header = [_("student")] + [visible(lesson) for lesson in lessons] + [_("total")]
     table = [header]
     for student in students:
         line = [visible(student)]
@@ -170,16 +192,18 @@ def summary_table(results):
             else:
                 line.append("-")
         table.append(line + [f"{got_all}/{total_all}"])
-    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
-    text = ["  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip() for line in table]
+    widths = [max(_width(line[column]) for line in table) for column in range(len(header))]
+    text = ["  ".join(value + " " * (width - _width(value)) for value, width in zip(line, widths)).rstrip()
+            for line in table]
     counts = {}
     for result in results:
         for row in result.rows:
             counts[row.status] = counts.get(row.status, 0) + 1
     text.append("")
-    text.append("exercises: " + ", ".join(f"{status} {counts[status]}" for status in STATUSES if status in counts))
+    text.append(_("exercises: {counts}").format(
+        counts=", ".join(f"{status} {counts[status]}" for status in STATUSES if status in counts)))
     skipped = getattr(results, "skipped", ())
     if skipped:
-        text += ["", f"not graded ({len(skipped)}):"]
+        text += ["", _("not graded ({count}):").format(count=len(skipped))]
         text += [f"  {visible(item.path)}: {visible(item.why)}" for item in skipped]
     return "\n".join(text)

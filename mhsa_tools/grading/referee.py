@@ -56,9 +56,10 @@ class Referee:
         """Write the check cases of lesson ``day`` into the empty ``folder``; returns the token to judge with."""
         return self._ask(op="prepare", day=day, seed=secrets.randbits(63), folder=str(folder))["token"]
 
-    def judge(self, token, folder):
-        """Exercise id -> {"status": pass/fail/error/missing, "message": ...} for the answer files in ``folder``."""
-        return self._ask(op="judge", token=token, folder=str(folder))["verdicts"]
+    def judge(self, token, folder, language="en"):
+        """Exercise id -> {"status": pass/fail/error/missing, "message": ...} for the answer files in ``folder``,
+        the messages in ``language`` ('zh' or 'en': the edition the submission was made from)."""
+        return self._ask(op="judge", token=token, folder=str(folder), language=language)["verdicts"]
 
     def close(self):
         with self._lock:

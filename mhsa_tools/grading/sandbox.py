@@ -38,6 +38,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..i18n import N_
 from .gradebook import short
 
 SANDBOX_UID = SANDBOX_GID = 1000  # inside the sandbox
@@ -61,7 +62,7 @@ HIDDEN_FROM_SANDBOX = ("mhsa_ms/course/checks", "mhsa_ms/course/referee.py", "mh
                        "mhsa_tools/slides")
 _REPOSITORY = Path(__file__).resolve().parents[2]
 
-SANDBOX_WARNING = """
+SANDBOX_WARNING = N_("""
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 WARNING: grading WITHOUT a sandbox (--no-sandbox).
 Student code runs as you, with your files, your network and no limits but the
@@ -69,7 +70,7 @@ time limit and a per-process memory limit: it can read the lessons' solutions,
 other submissions and your home, and change the grades.  Grade only notebooks
 you trust this way; otherwise install bubblewrap (apt-get install bubblewrap).
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-"""
+""")  # printed in the language of the environment: _(SANDBOX_WARNING)
 
 
 class SandboxUnavailable(ValueError):

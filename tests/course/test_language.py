@@ -88,3 +88,62 @@ def test_device_report_in_chinese():
     assert done.returncode == 0, done.stderr
     assert [line.split("：")[0] for line in done.stdout.splitlines()] == ["MindSpore 版本", "所选设备", "可用后端",
                                                                           "运行模式"]
+
+
+# ----------------------------------------------------------------------------
+# exercise verdicts and hints
+
+def test_a_wrong_answer_gets_its_verdict_and_hint_in_chinese(chinese, monkeypatch, capsys):
+    """The unscaled scores of exercise 1.1: the catalogued mistake's hint, whole line in Chinese."""
+    monkeypatch.setattr(exercises, "_results", {})
+    mm.check_exercise("1.1", lambda q, k: q @ k.T)
+    assert capsys.readouterr().out == ("练习 1.1：还不对。提示：把点积除以键的宽度 d_k 的平方根，"
+                                       "这样点积的离散程度不会随 d_k 增大\n")
+    assert exercises.exercise_results() == {"1.1": False}
+
+
+def test_every_verdict_kind_in_chinese(chinese, monkeypatch, capsys):
+    monkeypatch.setattr(exercises, "_results", {})
+
+    def scaled_scores(q, k):
+        raise NotImplementedError("exercise 1.1")
+
+    answers = [
+        lambda q, k: q @ k.T / np.sqrt(k.shape[-1]),
+        scaled_scores,
+        lambda q, k: (q @ k.T / np.sqrt(k.shape[-1]))[:, :2],  # no catalogued mistake: the check's hint, shapes
+        lambda q, k: "scores",
+        lambda q, k: q @ k,  # raises ValueError: the exception's text stays as Python wrote it
+    ]
+    for answer in answers:
+        mm.check_exercise("1.1", answer)
+    mm.check_exercise("4.1", lambda x, num_heads: mm.split_heads(x, num_heads))  # switched off
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["练习 1.1：正确", "练习 1.1：尚未作答"]
+    assert lines[2].startswith("练习 1.1：还不对。提示：分数 (i, j) 是查询 i 与键 j 的点积") and \
+        lines[2].endswith("（形状应为 (3, 4)，实际为 (3, 2)）"), lines[2]
+    assert lines[3] == "练习 1.1：还不对：你的答案返回的是 str，不是数值"
+    assert lines[4].startswith("练习 1.1：你的答案抛出了异常 ValueError: matmul"), lines[4]
+    assert lines[5] == ("练习 4.1：还不对：你的答案调用了 mm.split_heads，它会替你完成这道练习，"
+                        "所以检查时它被禁用了；请自己写出各个步骤")
+
+
+def test_every_hint_of_the_course_has_a_chinese_translation(chinese):
+    """The catalog holds each check's hint and each usual mistake's (an English one would slip through)."""
+    from mhsa_ms.course import checks
+
+    hints = [text for check in checks.all_checks().values() if check.day <= 8
+             for text in (check.hint, *(mistake.hint for mistake in check.mistakes))]
+    assert len(hints) == 135
+    untranslated = [hint for hint in hints if i18n.gettext(hint) == hint
+                    or not any("\u4e00" <= char <= "\u9fff" for char in i18n.gettext(hint))]
+    assert untranslated == []
+
+
+def test_speaking_changes_the_language_for_a_block_only():
+    with i18n.speaking("zh-CN") as language:
+        assert language == "zh" and i18n.gettext("not yet answered") == "尚未作答"
+    assert os.environ["MHSA_MS_LANG"] == "en" and i18n.gettext("not yet answered") == "not yet answered"
+    with pytest.raises(ValueError, match="language must be 'zh' or 'en'.*got 'fr'"):
+        with i18n.speaking("fr"):
+            pass

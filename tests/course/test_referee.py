@@ -55,6 +55,21 @@ def test_grading_mode_records_and_decides_nothing(prepared, capsys):
         referee.judge(token, str(answers))  # one judgement per preparation
 
 
+def test_the_referee_judges_in_the_language_of_the_request(prepared):
+    """A submission of the Chinese edition gets its verdicts in Chinese; a bad language spends no token."""
+    referee, token, cases, answers = prepared
+    mm.check_exercise("1.1", scaled_scores)
+    mm.check_exercise("1.2", lambda q, k, mask=None: np.zeros((len(q), len(k))))
+    with pytest.raises(ValueError, match="language must be 'zh' or 'en'.*got 'fr'"):
+        referee.judge(token, str(answers), language="fr")
+    assert referee.judge(token, str(answers), language="zh")["verdicts"] == {
+        "1.1": {"status": "pass", "message": "正确"},
+        "1.2": {"status": "fail", "message": "还不对。提示：对缩放后的分数逐行做 softmax；掩码为 False 的位置要先把"
+                                             "分数设为负无穷，这样它的权重恰好为 0"},
+        "1.3": {"status": "missing", "message": ""}}
+    assert os.environ["MHSA_MS_LANG"] == "en"  # the referee's own language is back
+
+
 def test_the_same_seed_draws_the_same_cases_another_seed_others(tmp_path):
     drawn = []
     for seed in (7, 7, 8):
@@ -180,9 +195,9 @@ def test_the_referee_process_speaks_json_lines(tmp_path):
                 for i in range(len(plan["cases"]))])
         exercises.write_outcomes(answers / "2.2.npz", [{"raised": "NotImplementedError", "error": "exercise 2.2"}]
                                  * len(json.loads((cases / "2.2.json").read_text())["cases"]))
-        assert referee.judge(token, answers) == {
-            "2.1": {"status": "pass", "message": "correct"},
-            "2.2": {"status": "fail", "message": "not yet answered"},
+        assert referee.judge(token, answers, "zh") == {
+            "2.1": {"status": "pass", "message": "正确"},
+            "2.2": {"status": "fail", "message": "尚未作答"},
             "2.3": {"status": "missing", "message": ""}}
         with pytest.raises(referee_client.RefereeError, match="must be an existing empty folder"):
             referee.prepare(2, cases)

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mhsa_tools import release
+from mhsa_tools import grading, release
 from mhsa_tools.grading import grade_submission, reference_lessons
 from mhsa_tools.grading.execute import GradeOptions
 from mhsa_tools.grading.submissions import Submission
@@ -117,4 +117,68 @@ def test_a_submission_is_graded_against_its_own_edition(two_editions, tmp_path, 
                               referee=None)  # nothing of the student's runs: no cases to draw
     assert result.language == (language or "en")
     assert {row.status for row in result.rows} == {"missing"} and len(result.rows) == 3
-    assert result.rows[0].message == "this notebook is lesson 11_beta, not 10_alpha"
+    assert result.rows[0].message == ("这个笔记本是课程 11_beta，不是 10_alpha" if language == "zh" else
+                                      "this notebook is lesson 11_beta, not 10_alpha")
+
+
+def answer_cell(nb, exercise):
+    return next(cell for cell in nb.cells if cell.metadata.get("mhsa_ms", {}).get("exercise") == exercise
+                and cell.metadata["mhsa_ms"]["role"] == "answer")
+
+
+@pytest.mark.usefixtures("fixture_lesson_checks")  # the referee's checks of the fixture lessons
+def test_a_chinese_submission_gets_its_verdicts_and_feedback_in_chinese(two_editions, tmp_path):
+    """Two students, one per edition, hand in the same answers to lesson 10: right, wrong (a catalogued
+    mistake), not answered.  The referee judges each in its edition's language, the feedback files
+    follow, and the gradebook's columns and statuses are the same for both."""
+    student = tmp_path / "student"
+    release.release([two_editions / "zh" / "10_alpha.ipynb"], student / "zh")
+    release.release([two_editions / "english" / "10_alpha.ipynb"], student / "en")
+    answers = {"10.1": "def add(a, b):\n    return a + b\n", "10.2": "def row_softmax(x):\n    return np.exp(x)\n"}
+    for name, edition in (("li", "zh"), ("ann", "en")):
+        nb = nbformat.read(student / edition / "10_alpha.ipynb", as_version=4)
+        for exercise, source in answers.items():
+            answer_cell(nb, exercise).source = source
+        write(nb, tmp_path / "submissions" / name / "10_alpha.ipynb")
+    results = grading.grade(tmp_path / "submissions", two_editions, timeout=240, progress=False, sandbox=False)
+    assert [(result.student, result.language) for result in results] == [("ann", "en"), ("li", "zh")]
+    rows = {result.student: [row.as_list()[2:6] for row in result.rows] for result in results}
+    assert rows["li"] == rows["ann"] == [["10.1", 2, 2, "pass"], ["10.2", 0, 3, "fail"], ["10.3", 0, 1, "fail"]]
+    assert [row.message for row in results[1].rows] == ["", "还不对。提示：divide each row by its sum", "尚未作答"]
+    assert [row.message for row in results[0].rows] == ["", "not yet right. Hint: divide each row by its sum",
+                                                        "not yet answered"]
+    grading.write_csv(results, tmp_path / "grades.csv")
+    assert (tmp_path / "grades.csv").read_text(encoding="utf-8").splitlines()[0] == \
+        '"student","lesson","exercise","points","max_points","status","message"'
+    grading.write_feedback(results, tmp_path / "feedback")
+    chinese = (tmp_path / "feedback" / "li.md").read_text(encoding="utf-8")
+    assert chinese.splitlines()[:4] == ["# li 的反馈", "", "## 10_alpha（10_alpha.ipynb）：2 / 6 分", ""]
+    for line in ("| 练习 | 得分 | 状态 | 说明 |", "| 10.1 | 2 / 2 | pass |  |",
+                 "| 10.2 | 0 / 3 | fail | 还不对。提示：divide each row by its sum |", "| 10.3 | 0 / 1 | fail | 尚未作答 |",
+                 "- **fail**：检查运行了你的代码，但答案还不对；请阅读提示。"):
+        assert line in chinese.splitlines(), chinese
+    english = (tmp_path / "feedback" / "ann.md").read_text(encoding="utf-8")
+    assert "## 10_alpha (10_alpha.ipynb): 2 / 6 points" in english and "| exercise | points | status | message |" \
+        in english and "- **fail**: the check ran your code and the answer is not right yet; read the hint." in english
+
+
+def test_summary_and_grade_help_speak_the_environment_language(monkeypatch, capsys):
+    """The instructor's side: `mhsa-ms grade` help and summary in the language of the environment;
+    the statuses stay the gradebook's, and columns line up with Chinese names (two columns a character)."""
+    from mhsa_tools import cli
+    from mhsa_tools.grading.gradebook import Result, Results, Row
+
+    monkeypatch.setenv("MHSA_MS_LANG", "zh")
+    results = Results([Result("李雷", "10_alpha.ipynb", [Row("李雷", "10_alpha", "10.1", 2, 2, "pass", ""),
+                                                         Row("李雷", "10_alpha", "10.2", 0, 3, "fail", "")]),
+                       Result("ann", "10_alpha.ipynb", [Row("ann", "10_alpha", "10.1", 0, 2, "missing", "")])])
+    assert grading.summary_table(results).splitlines() == [
+        "学员  10_alpha  总分",
+        "ann   0/2       0/2",
+        "李雷  2/5       2/5",
+        "",
+        "练习：pass 1, fail 1, missing 1"]
+    with pytest.raises(SystemExit):
+        cli.main(["grade", "--help"])
+    help_text = "".join(capsys.readouterr().out.split())  # argparse wraps at spaces
+    assert "存放提交的文件夹" in help_text and "不使用bubblewrap沙箱运行学员代码" in help_text

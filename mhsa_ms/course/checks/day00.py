@@ -1,6 +1,7 @@
 """Checks of lesson 0 (setup): 0.1 batched_gram, 0.2 count_parameters."""
 import numpy as np
 
+from ...i18n import N_
 from .spec import ExerciseCheck, Mistake
 
 
@@ -40,41 +41,41 @@ CHECKS = (
     ExerciseCheck(
         id="0.1", answer="batched_gram", caller="tensor", cases=_gram_cases,
         reference=lambda x: np.einsum("bnd,bmd->bnm", x, x),
-        hint="each batch element is an (N, D) matrix of tokens: multiply it by its own transpose, "
-             "swapping only the last two axes, so that the result is (B, N, N)",
+        hint=N_("each batch element is an (N, D) matrix of tokens: multiply it by its own transpose, "
+                "swapping only the last two axes, so that the result is (B, N, N)"),
         mistakes=(
             Mistake("features", lambda x: np.einsum("bnd,bne->bde", x, x),
-                    "the Gram matrix compares tokens with tokens, so it is (B, N, N); yours compares the "
-                    "D features with each other: put the transpose on the right of the product"),
+                    N_("the Gram matrix compares tokens with tokens, so it is (B, N, N); yours compares the "
+                       "D features with each other: put the transpose on the right of the product")),
             Mistake("input", lambda x: x,
-                    "your function returns its input unchanged: multiply the tokens by their transpose"),
+                    N_("your function returns its input unchanged: multiply the tokens by their transpose")),
             Mistake("scaled", lambda x: np.einsum("bnd,bmd->bnm", x, x) / np.sqrt(x.shape[-1]),
-                    "no scaling here: the Gram matrix holds the plain dot products (dividing by the square "
-                    "root of D belongs to attention scores)"),
+                    N_("no scaling here: the Gram matrix holds the plain dot products (dividing by the square "
+                       "root of D belongs to attention scores)")),
             Mistake("elementwise", lambda x: x * x,
-                    "that multiplies entry by entry; the Gram matrix needs a matrix product of the tokens "
-                    "with the transposed tokens"),
+                    N_("that multiplies entry by entry; the Gram matrix needs a matrix product of the tokens "
+                       "with the transposed tokens")),
         ),
         rtol=1e-4, atol=1e-4,
     ),
     ExerciseCheck(
         id="0.2", answer="count_parameters", caller="dense_stack", cases=_stack_cases,
         reference=_trainable,
-        hint="add up the number of entries of every trainable parameter of the cell",
+        hint=N_("add up the number of entries of every trainable parameter of the cell"),
         mistakes=(
             Mistake("frozen too", lambda kind, width_in, width_out, bias, frozen:
                     int(_layer_counts(kind, width_in, width_out, bias).sum()),
-                    "frozen parameters (requires_grad=False) are not trained: count only the trainable ones"),
+                    N_("frozen parameters (requires_grad=False) are not trained: count only the trainable ones")),
             Mistake("tensors", lambda kind, width_in, width_out, bias, frozen:
                     int(((kind == 1) * 2 + (kind == 0) * (1 + bias))[~frozen].sum()),
-                    "count numbers, not Parameter objects: each parameter holds as many numbers as its size"),
+                    N_("count numbers, not Parameter objects: each parameter holds as many numbers as its size")),
             Mistake("weights only", lambda kind, width_in, width_out, bias, frozen:
                     int(((kind == 0) * width_in * width_out)[~frozen].sum()),
-                    "biases and LayerNorm's gamma and beta are trainable parameters too: count every "
-                    "trainable parameter, whatever its shape"),
+                    N_("biases and LayerNorm's gamma and beta are trainable parameters too: count every "
+                       "trainable parameter, whatever its shape")),
             Mistake("frozen only", lambda kind, width_in, width_out, bias, frozen:
                     int((_layer_counts(kind, width_in, width_out, bias) * frozen).sum()),
-                    "you counted the frozen parameters: count the ones that training updates"),
+                    N_("you counted the frozen parameters: count the ones that training updates")),
         ),
         exact=True,
     ),

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .numpy_maths import attention, softmax
+from ...i18n import N_
 from .spec import ExerciseCheck, Mistake
 
 _SDPA = ("mhsa_ms.model.functional:scaled_dot_product_attention", "mm.scaled_dot_product_attention")
@@ -80,43 +81,43 @@ def _causal(x, offset=0, upper=False):
 CHECKS = (
     ExerciseCheck(
         id="1.1", answer="scaled_scores", caller="numpy", cases=_scores_cases, reference=_scores,
-        hint="score (i, j) is the dot product of query i with key j, divided by the square root of the key "
-             "width d_k",
+        hint=N_("score (i, j) is the dot product of query i with key j, divided by the square root of the key "
+                "width d_k"),
         mistakes=(
             Mistake("unscaled", lambda q, k: q @ k.T,
-                    "divide the dot products by the square root of the key width d_k, so that their spread "
-                    "does not grow with d_k"),
+                    N_("divide the dot products by the square root of the key width d_k, so that their spread "
+                       "does not grow with d_k")),
             Mistake("divided by d_k", lambda q, k: q @ k.T / q.shape[-1],
-                    "divide by the square root of d_k, not by d_k itself"),
+                    N_("divide by the square root of d_k, not by d_k itself")),
             Mistake("number of keys", lambda q, k: q @ k.T / np.sqrt(k.shape[0]),
-                    "d_k is the width of a key (its last axis), not the number of keys"),
+                    N_("d_k is the width of a key (its last axis), not the number of keys")),
             Mistake("transposed", lambda q, k: k @ q.T / np.sqrt(q.shape[-1]),
-                    "rows are queries and columns are keys: the result is (Nq, Nk)"),
+                    N_("rows are queries and columns are keys: the result is (Nq, Nk)")),
         ),
         rtol=1e-5, atol=1e-6,
     ),
     ExerciseCheck(
         id="1.2", answer="attention_weights", caller="numpy", cases=_weights_cases, reference=_weights,
-        hint="take the softmax of each row of the scaled scores; where the mask is False the score becomes "
-             "minus infinity first, so that its weight is exactly 0",
+        hint=N_("take the softmax of each row of the scaled scores; where the mask is False the score becomes "
+                "minus infinity first, so that its weight is exactly 0"),
         mistakes=(
             Mistake("unscaled", lambda q, k, mask=None: softmax(np.where(mask, q @ k.T, -np.inf)
                                                                  if mask is not None else q @ k.T),
-                    "scale the scores by one over the square root of d_k before the softmax"),
+                    N_("scale the scores by one over the square root of d_k before the softmax")),
             Mistake("mask ignored", lambda q, k, mask=None: softmax(_scores(q, k)),
-                    "where the mask is False the weight must be exactly 0: give those scores minus infinity "
-                    "before the softmax"),
+                    N_("where the mask is False the weight must be exactly 0: give those scores minus infinity "
+                       "before the softmax")),
             Mistake("masked after", lambda q, k, mask=None: softmax(_scores(q, k)) * (1 if mask is None else mask),
-                    "masking after the softmax leaves rows that no longer sum to 1: mask the scores before "
-                    "the softmax"),
+                    N_("masking after the softmax leaves rows that no longer sum to 1: mask the scores before "
+                       "the softmax")),
             Mistake("inverted mask", lambda q, k, mask=None: _weights(q, k, None if mask is None else ~mask),
-                    "True in the mask means 'may attend': keep the scores where the mask is True"),
+                    N_("True in the mask means 'may attend': keep the scores where the mask is True")),
             Mistake("over queries", lambda q, k, mask=None: softmax(np.where(mask, _scores(q, k), -np.inf)
                                                                     if mask is not None else _scores(q, k), 0),
-                    "the softmax runs over the keys, along each row, so that every query's weights sum to 1"),
+                    N_("the softmax runs over the keys, along each row, so that every query's weights sum to 1")),
             Mistake("unstable", _unstable_weights,
-                    "large scores overflow the exponential: subtract each row's maximum score before "
-                    "exponentiating (the softmax does not change)"),
+                    N_("large scores overflow the exponential: subtract each row's maximum score before "
+                       "exponentiating (the softmax does not change)")),
         ),
         forbidden=(_SDPA,),
         rtol=1e-4, atol=1e-6,
@@ -124,21 +125,21 @@ CHECKS = (
     ExerciseCheck(
         id="1.3", answer="causal_self_attention", caller="tensor", cases=_causal_cases,
         reference=lambda x: _causal(x)[0],
-        hint="attend with x as queries, keys and values under the causal mask (True where key j <= query i), "
-             "and return the attention output (B, N, D)",
+        hint=N_("attend with x as queries, keys and values under the causal mask (True where key j <= query i), "
+                "and return the attention output (B, N, D)"),
         mistakes=(
             Mistake("no mask", lambda x: _masked_attention(x, True)[0],
-                    "without a mask every token also sees the later ones: pass the causal mask"),
+                    N_("without a mask every token also sees the later ones: pass the causal mask")),
             Mistake("input", lambda x: x,
-                    "your output equals the input x: each token must attend to itself and to every earlier "
-                    "token, with x as queries, keys and values"),
+                    N_("your output equals the input x: each token must attend to itself and to every earlier "
+                       "token, with x as queries, keys and values")),
             Mistake("future", lambda x: _causal(x, 0, upper=True)[0],
-                    "the causal mask is True on and below the diagonal (key j <= query i); yours lets tokens "
-                    "see the future"),
+                    N_("the causal mask is True on and below the diagonal (key j <= query i); yours lets tokens "
+                       "see the future")),
             Mistake("no diagonal", lambda x: _causal(x, -1)[0],
-                    "each token may attend to itself: the diagonal of the causal mask is True"),
+                    N_("each token may attend to itself: the diagonal of the causal mask is True")),
             Mistake("weights", lambda x: _causal(x)[1],
-                    "attention returns (output, weights): return the output"),
+                    N_("attention returns (output, weights): return the output")),
         ),
         rtol=1e-4, atol=1e-5,
     ),

@@ -1,6 +1,7 @@
 """Checks of lesson 2 (heads as projections): 2.1 selection_matrix, 2.2 head_projection, 2.3 mha_parameter_count."""
 import numpy as np
 
+from ...i18n import N_
 from .spec import ExerciseCheck, Mistake
 
 _SPLIT = ("mhsa_ms.model.heads:split_heads", "mm.split_heads")
@@ -51,33 +52,33 @@ def _count_cases(rng):
 CHECKS = (
     ExerciseCheck(
         id="2.1", answer="selection_matrix", caller="numpy", cases=_selection_cases, reference=_selection,
-        hint="column j of S_i is the unit vector that picks coordinate i * d_h + j of q; S_i is (D, D/h) "
-             "with zeros elsewhere",
+        hint=N_("column j of S_i is the unit vector that picks coordinate i * d_h + j of q; S_i is (D, D/h) "
+                "with zeros elsewhere"),
         mistakes=(
             Mistake("transposed", lambda D, h, i: _selection(D, h, i).T,
-                    "S_i has one row per coordinate of q and one column per coordinate of the head: (D, D/h)"),
+                    N_("S_i has one row per coordinate of q and one column per coordinate of the head: (D, D/h)")),
             Mistake("strided", lambda D, h, i: _selection(D, h, i, rows_from=i, step=h),
-                    "head i reads d_h consecutive coordinates (a block), not every h-th one"),
+                    N_("head i reads d_h consecutive coordinates (a block), not every h-th one")),
             Mistake("first block", lambda D, h, i: _selection(D, h, i, rows_from=0),
-                    "the block of ones starts at row i * d_h, where head i's coordinates are"),
+                    N_("the block of ones starts at row i * d_h, where head i's coordinates are")),
         ),
         forbidden=(_SELECTION, _SPLIT, _PER_HEAD),
         exact=True, dtype="float32",
     ),
     ExerciseCheck(
         id="2.2", answer="head_projection", caller="numpy", cases=_projection_cases, reference=_block,
-        hint="W_i^Q keeps every row of the fused matrix (one per input feature) and the d_h = D / h columns "
-             "that produce head i",
+        hint=N_("W_i^Q keeps every row of the fused matrix (one per input feature) and the d_h = D / h columns "
+                "that produce head i"),
         mistakes=(
             Mistake("rows", lambda w_fused, h, i: w_fused[i * (w_fused.shape[1] // h):(i + 1) * (w_fused.shape[1] // h)],
-                    "take columns, not rows: every input feature (row) feeds head i, through head i's columns"),
+                    N_("take columns, not rows: every input feature (row) feeds head i, through head i's columns")),
             Mistake("strided", lambda w_fused, h, i: w_fused[:, i::h],
-                    "head i is a block of d_h consecutive columns, not every h-th column"),
+                    N_("head i is a block of d_h consecutive columns, not every h-th column")),
             Mistake("d_h from rows", lambda w_fused, h, i: w_fused[:, i * (w_fused.shape[0] // h):
                                                                   (i + 1) * (w_fused.shape[0] // h)],
-                    "d_h is the fused width D (the number of columns) divided by h, not D_in divided by h"),
+                    N_("d_h is the fused width D (the number of columns) divided by h, not D_in divided by h")),
             Mistake("whole", lambda w_fused, h, i: w_fused,
-                    "you returned the whole fused matrix; head i uses only its own d_h columns"),
+                    N_("you returned the whole fused matrix; head i uses only its own d_h columns")),
         ),
         forbidden=(_PER_HEAD, _SPLIT, _SELECTION),
         exact=True,
@@ -85,20 +86,20 @@ CHECKS = (
     ExerciseCheck(
         id="2.3", answer="mha_parameter_count", caller="number", cases=_count_cases,
         reference=lambda D, h, bias=True: 4 * D * D + (4 * D if bias else 0),
-        hint="count the four D x D projection matrices (Q, K, V and the output) and, only with bias, their "
-             "four bias vectors of length D",
+        hint=N_("count the four D x D projection matrices (Q, K, V and the output) and, only with bias, their "
+                "four bias vectors of length D"),
         mistakes=(
             Mistake("divided by h", lambda D, h, bias=True: (4 * D * D + (4 * D if bias else 0)) // h,
-                    "splitting into heads does not change the count: the heads are column blocks of the same "
-                    "D x D matrices"),
+                    N_("splitting into heads does not change the count: the heads are column blocks of the same "
+                       "D x D matrices")),
             Mistake("times h", lambda D, h, bias=True: (4 * D * D + (4 * D if bias else 0)) * h,
-                    "the heads share the D x D matrices (each head is a block of columns): do not multiply by h"),
+                    N_("the heads share the D x D matrices (each head is a block of columns): do not multiply by h")),
             Mistake("no output projection", lambda D, h, bias=True: 3 * D * D + (3 * D if bias else 0),
-                    "count the output projection W^O and its bias too: four projections in all"),
+                    N_("count the output projection W^O and its bias too: four projections in all")),
             Mistake("bias ignored", lambda D, h, bias=True: 4 * D * D + 4 * D,
-                    "with bias=False the module has no bias vectors: add them only when bias is True"),
+                    N_("with bias=False the module has no bias vectors: add them only when bias is True")),
             Mistake("no biases", lambda D, h, bias=True: 4 * D * D,
-                    "with bias=True each of the four projections also has a bias vector of length D"),
+                    N_("with bias=True each of the four projections also has a bias vector of length D")),
         ),
         forbidden=_MODULES,
         exact=True,

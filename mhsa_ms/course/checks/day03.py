@@ -1,6 +1,7 @@
 """Checks of lesson 3 (concat and W^O): 3.1 concat_heads, 3.2 output_blocks, 3.3 affected_columns."""
 import numpy as np
 
+from ...i18n import N_
 from .spec import ExerciseCheck, Mistake
 
 _MERGE = ("mhsa_ms.model.heads:merge_heads", "mm.merge_heads")
@@ -41,33 +42,35 @@ def _columns_cases(rng):
 CHECKS = (
     ExerciseCheck(
         id="3.1", answer="concat_heads", caller="numpy", cases=_concat_cases, reference=_concat,
-        hint="row t is the h head vectors of token t side by side (head 1's d_v features, then head 2's, ...): "
-             "the result is (N, h * d_v)",
+        hint=N_("row t is the h head vectors of token t side by side (head 1's d_v features, then head 2's, ...): "
+                "the result is (N, h * d_v)"),
         mistakes=(
             Mistake("plain reshape", lambda heads: heads.reshape(heads.shape[1], -1),
-                    "a plain reshape keeps the memory order head, token, feature, so a row mixes tokens: bring "
-                    "the token axis to the front first"),
+                    N_("a plain reshape keeps the memory order head, token, feature, so a row mixes tokens: bring "
+                       "the token axis to the front first")),
             Mistake("features first", lambda heads: heads.transpose(1, 2, 0).reshape(heads.shape[1], -1),
-                    "keep each head's d_v features together: row t is head 1's whole vector, then head 2's, and so on"),
+                    N_("keep each head's d_v features together: row t is head 1's whole vector, then head 2's, "
+                       "and so on")),
             Mistake("stacked", lambda heads: np.concatenate(list(heads), axis=0),
-                    "join the heads side by side (along the features), not one under the other: N rows"),
+                    N_("join the heads side by side (along the features), not one under the other: N rows")),
             Mistake("first head", lambda heads: heads[0],
-                    "every head contributes d_v columns: the result is (N, h * d_v)"),
+                    N_("every head contributes d_v columns: the result is (N, h * d_v)")),
         ),
         forbidden=(_MERGE, _SPLIT),
         exact=True,
     ),
     ExerciseCheck(
         id="3.2", answer="output_blocks", caller="sequence", cases=_blocks_cases, reference=_row_blocks,
-        hint="W^O_i multiplies head i's d_v features: it is the block of d_v consecutive rows of W^O that "
-             "meets head i's columns of the concat; return the h blocks in a list",
+        hint=N_("W^O_i multiplies head i's d_v features: it is the block of d_v consecutive rows of W^O that "
+                "meets head i's columns of the concat; return the h blocks in a list"),
         mistakes=(
             Mistake("columns", _column_blocks,
-                    "take blocks of rows, not of columns: W^O_i has d_v rows (head i's features) and all D columns"),
+                    N_("take blocks of rows, not of columns: W^O_i has d_v rows (head i's features) and all "
+                       "D columns")),
             Mistake("strided", lambda w_o, h: _row_blocks(w_o, h, step=True),
-                    "head i's features meet d_v consecutive rows of W^O, not every h-th row"),
+                    N_("head i's features meet d_v consecutive rows of W^O, not every h-th row")),
             Mistake("whole", lambda w_o, h: [w_o],
-                    "return a list of h blocks, one per head"),
+                    N_("return a list of h blocks, one per head")),
         ),
         forbidden=(_PER_HEAD, _SPLIT),
         exact=True,
@@ -75,17 +78,17 @@ CHECKS = (
     ExerciseCheck(
         id="3.3", answer="affected_columns", caller="sequence", cases=_columns_cases,
         reference=lambda j, h, d_v: list(range(j * d_v, (j + 1) * d_v)),
-        hint="without W^O the heads are only placed side by side: head j fills d_v consecutive columns, the "
-             "j-th group of d_v (counted from 0)",
+        hint=N_("without W^O the heads are only placed side by side: head j fills d_v consecutive columns, the "
+                "j-th group of d_v (counted from 0)"),
         mistakes=(
             Mistake("counted from 1", lambda j, h, d_v: list(range(j * d_v + 1, (j + 1) * d_v + 1)),
-                    "columns are counted from 0: head 0 fills columns 0 to d_v - 1"),
+                    N_("columns are counted from 0: head 0 fills columns 0 to d_v - 1")),
             Mistake("strided", lambda j, h, d_v: list(range(j, h * d_v, h)),
-                    "head j fills d_v consecutive columns, not every h-th column"),
+                    N_("head j fills d_v consecutive columns, not every h-th column")),
             Mistake("all", lambda j, h, d_v: list(range(h * d_v)),
-                    "without W^O nothing mixes the heads: a change in head j moves only head j's own columns"),
+                    N_("without W^O nothing mixes the heads: a change in head j moves only head j's own columns")),
             Mistake("first only", lambda j, h, d_v: [j * d_v],
-                    "head j fills d_v columns, and each of them can change"),
+                    N_("head j fills d_v columns, and each of them can change")),
         ),
         forbidden=(_MERGE, _SPLIT),
         exact=True,

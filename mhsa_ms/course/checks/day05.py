@@ -2,6 +2,7 @@
 import numpy as np
 
 from .numpy_maths import gelu, layer_norm, multi_head_attention
+from ...i18n import N_
 from .spec import ExerciseCheck, Mistake
 
 _LAYER_NORMS = (("mhsa_ms.model.transformer:layer_norm", "mhsa_ms.model.transformer.layer_norm"),
@@ -147,64 +148,65 @@ def _column_exponents(num_tokens, dim):
 CHECKS = (
     ExerciseCheck(
         id="5.1", answer="layer_norm_numpy", caller="numpy", cases=_norm_cases, reference=_norm,
-        hint="over the last axis: subtract the mean, divide by the square root of (biased variance + eps), "
-             "then scale by gamma and shift by beta",
+        hint=N_("over the last axis: subtract the mean, divide by the square root of (biased variance + eps), "
+                "then scale by gamma and shift by beta"),
         mistakes=(
             Mistake("eps outside", lambda x, gamma, beta, eps=1e-5: _norm(x, gamma, beta, eps, outside=True),
-                    "epsilon goes inside the square root: divide by the square root of (variance + epsilon)"),
+                    N_("epsilon goes inside the square root: divide by the square root of (variance + epsilon)")),
             Mistake("no eps", lambda x, gamma, beta, eps=1e-5: _norm(x, gamma, beta, 0.0),
-                    "add epsilon to the variance before the square root: it matters when a row is almost constant"),
+                    N_("add epsilon to the variance before the square root: it matters when a row is almost constant")),
             Mistake("fixed eps", lambda x, gamma, beta, eps=1e-5: _norm(x, gamma, beta),
-                    "use the eps argument the caller passes, not a fixed number"),
+                    N_("use the eps argument the caller passes, not a fixed number")),
             Mistake("unbiased", lambda x, gamma, beta, eps=1e-5: _norm(x, gamma, beta, eps, ddof=1),
-                    "LayerNorm uses the biased variance, the mean of the squared deviations (divide by D, not D - 1)"),
+                    N_("LayerNorm uses the biased variance, the mean of the squared deviations (divide by D, "
+                       "not D - 1)")),
             Mistake("all axes", lambda x, gamma, beta, eps=1e-5: _norm(x, gamma, beta, eps, axis=None),
-                    "normalize each vector over its own last axis (its D features), not over the whole array"),
+                    N_("normalize each vector over its own last axis (its D features), not over the whole array")),
             Mistake("first axis", lambda x, gamma, beta, eps=1e-5: _norm(x, gamma, beta, eps, axis=0),
-                    "normalize over the last axis (the features), keeping it for broadcasting, not over the first"),
+                    N_("normalize over the last axis (the features), keeping it for broadcasting, not over the first")),
             Mistake("gamma and beta swapped", lambda x, gamma, beta, eps=1e-5: _norm(x, beta, gamma, eps),
-                    "gamma scales and beta shifts: gamma times the normalized x, plus beta"),
+                    N_("gamma scales and beta shifts: gamma times the normalized x, plus beta")),
             Mistake("no gamma and beta", lambda x, gamma, beta, eps=1e-5: _norm(x, 1.0, 0.0, eps),
-                    "after normalizing, scale by gamma and shift by beta"),
+                    N_("after normalizing, scale by gamma and shift by beta")),
         ),
         forbidden=_LAYER_NORMS,
         rtol=1e-4, atol=1e-5,
     ),
     ExerciseCheck(
         id="5.2", answer="post_norm_forward", caller="encoder_layer", cases=_layer_cases, reference=_post_norm,
-        hint="post-norm adds each sublayer's input to its output and normalizes the sum: norm1 after the "
-             "attention, then norm2 after the feed-forward network",
+        hint=N_("post-norm adds each sublayer's input to its output and normalizes the sum: norm1 after the "
+                "attention, then norm2 after the feed-forward network"),
         mistakes=(
             Mistake("pre-norm", _pre_norm,
-                    "that is pre-norm: a post-norm block adds the residual first and normalizes the sum, "
-                    "norm1 of (x plus attention), then norm2 of (x plus FFN)"),
+                    N_("that is pre-norm: a post-norm block adds the residual first and normalizes the sum, "
+                       "norm1 of (x plus attention), then norm2 of (x plus FFN)")),
             Mistake("no residual", _no_residual,
-                    "keep the residual connections: add each sublayer's input to its output before the norm"),
+                    N_("keep the residual connections: add each sublayer's input to its output before the norm")),
             Mistake("norms swapped", _norms_swapped,
-                    "norm1 follows the attention and norm2 follows the feed-forward network"),
+                    N_("norm1 follows the attention and norm2 follows the feed-forward network")),
             Mistake("first input twice", _first_input_twice,
-                    "the second residual adds the output of the first step, not the block's original input"),
+                    N_("the second residual adds the output of the first step, not the block's original input")),
         ),
         forbidden=_ENCODER_FORWARD,
         rtol=1e-4, atol=1e-4,
     ),
     ExerciseCheck(
         id="5.3", answer="sinusoidal_numpy", caller="numpy", cases=_sinusoidal_cases, reference=_sinusoidal,
-        hint="even columns hold the sine and odd columns the cosine of one angle per column pair: the position "
-             "(counted from 0) divided by 10000 to the power 2i / D",
+        hint=N_("even columns hold the sine and odd columns the cosine of one angle per column pair: the position "
+                "(counted from 0) divided by 10000 to the power 2i / D"),
         mistakes=(
             Mistake("sin and cos swapped", _sin_cos_swapped,
-                    "even columns (0, 2, 4, ...) hold the sine and odd columns the cosine"),
+                    N_("even columns (0, 2, 4, ...) hold the sine and odd columns the cosine")),
             Mistake("halves", _halves,
-                    "sine and cosine alternate column by column; they are not two halves side by side"),
+                    N_("sine and cosine alternate column by column; they are not two halves side by side")),
             Mistake("column exponents", _column_exponents,
-                    "a sine column and the cosine column right after it share one frequency: use the even "
-                    "column index 2i in the exponent of both"),
+                    N_("a sine column and the cosine column right after it share one frequency: use the even "
+                       "column index 2i in the exponent of both")),
             Mistake("pair index", lambda num_tokens, dim: _sinusoidal(num_tokens, dim,
                                                                       exponent=lambda pair, dim: pair / dim),
-                    "the exponent is 2i / D, where 2i is the even column index (not the pair number i)"),
+                    N_("the exponent is 2i / D, where 2i is the even column index (not the pair number i)")),
             Mistake("from 1", lambda num_tokens, dim: _sinusoidal(num_tokens, dim, first=1),
-                    "positions start at 0: the first row is sin 0 = 0 and cos 0 = 1"),
+                    N_("positions start at 0: the first row is sin 0 = 0 and cos 0 = 1")),
         ),
         forbidden=_SINUSOIDAL,
         rtol=1e-5, atol=1e-5, dtype="float32",

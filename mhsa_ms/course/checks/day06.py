@@ -2,6 +2,7 @@
 import numpy as np
 
 from .numpy_maths import multi_head_attention
+from ...i18n import N_
 from .spec import ExerciseCheck, Mistake
 
 _VIT = (("mhsa_ms.model.vit:PatchEmbedding.__init__", "mm.PatchEmbedding"),
@@ -56,34 +57,34 @@ CHECKS = (
     ExerciseCheck(
         id="6.1", answer="num_tokens", caller="number", cases=_token_cases,
         reference=lambda image_size, patch_size: (image_size // patch_size) ** 2 + 1,
-        hint="count the patches, (H / P) rows of them times (W / P) columns, and add the class token",
+        hint=N_("count the patches, (H / P) rows of them times (W / P) columns, and add the class token"),
         mistakes=(
             Mistake("no class token", lambda image_size, patch_size: (image_size // patch_size) ** 2,
-                    "the encoder also sees the class token: add one"),
+                    N_("the encoder also sees the class token: add one")),
             Mistake("one direction", lambda image_size, patch_size: image_size // patch_size + 1,
-                    "the image is cut both ways: (H / P) patches down times (W / P) across"),
+                    N_("the image is cut both ways: (H / P) patches down times (W / P) across")),
             Mistake("patch area", lambda image_size, patch_size: patch_size ** 2 + 1,
-                    "count the patches, not the pixels of one patch"),
+                    N_("count the patches, not the pixels of one patch")),
         ),
         forbidden=_VIT,
         exact=True,
     ),
     ExerciseCheck(
         id="6.2", answer="patchify", caller="numpy", cases=_patch_cases, reference=_patchify,
-        hint="split H and W into (patches, P) each, bring the two patch axes to the front, and keep channel, "
-             "row, column as the order inside a patch",
+        hint=N_("split H and W into (patches, P) each, bring the two patch axes to the front, and keep channel, "
+                "row, column as the order inside a patch"),
         mistakes=(
             Mistake("channels last", lambda images, patch_size: _patchify(images, patch_size, (0, 2, 4, 3, 5, 1)),
-                    "inside a patch the order is channel, then row, then column: the channel axis comes first"),
+                    N_("inside a patch the order is channel, then row, then column: the channel axis comes first")),
             Mistake("direct reshape", lambda images, patch_size: _patchify(images, patch_size, (0, 1, 2, 3, 4, 5)),
-                    "a direct reshape cuts the image row by row, not into patches: split H and W into "
-                    "(patches, P) each and move the two patch axes in front"),
+                    N_("a direct reshape cuts the image row by row, not into patches: split H and W into "
+                       "(patches, P) each and move the two patch axes in front")),
             Mistake("column-major tokens", lambda images, patch_size: _patchify(images, patch_size,
                                                                                 (0, 4, 2, 1, 3, 5)),
-                    "tokens go along each row of patches first: token i * (W / P) + j is patch row i, column j"),
+                    N_("tokens go along each row of patches first: token i * (W / P) + j is patch row i, column j")),
             Mistake("columns inside first", lambda images, patch_size: _patchify(images, patch_size,
                                                                                  (0, 2, 4, 1, 5, 3)),
-                    "inside a patch the pixels go row by row: the row index comes before the column index"),
+                    N_("inside a patch the pixels go row by row: the row index comes before the column index")),
         ),
         forbidden=_PATCH_FORWARD,
         exact=True,
@@ -91,19 +92,19 @@ CHECKS = (
     ExerciseCheck(
         id="6.3", answer="attend_sequence_first", caller="attention_module", cases=_module_cases,
         reference=_sequence_first,
-        hint="the module reads (B, N, D): swap the first two axes of x before the attention and swap them back "
-             "on the output, so that each image attends only to its own tokens",
+        hint=N_("the module reads (B, N, D): swap the first two axes of x before the attention and swap them back "
+                "on the output, so that each image attends only to its own tokens"),
         mistakes=(
             Mistake("reshape", _reshaped,
-                    "a reshape does not move the axes, it regroups the numbers, so tokens of different images "
-                    "get mixed: swap the first two axes instead"),
+                    N_("a reshape does not move the axes, it regroups the numbers, so tokens of different images "
+                       "get mixed: swap the first two axes instead")),
             Mistake("not transposed", lambda **p: _attend(p, p["x"]),
-                    "a batch-first module reads axis 0 as the batch: without swapping N and B, each position "
-                    "attends across the images instead of along its own tokens"),
+                    N_("a batch-first module reads axis 0 as the batch: without swapping N and B, each position "
+                       "attends across the images instead of along its own tokens")),
             Mistake("not back", lambda **p: _attend(p, p["x"].transpose(1, 0, 2)),
-                    "swap the axes of the output back to the caller's sequence-first layout (N, B, D)"),
+                    N_("swap the axes of the output back to the caller's sequence-first layout (N, B, D)")),
             Mistake("input", lambda **p: p["x"],
-                    "your function returns its input: run the module on the batch-first view of x"),
+                    N_("your function returns its input: run the module on the batch-first view of x")),
         ),
         rtol=1e-4, atol=1e-5,
     ),

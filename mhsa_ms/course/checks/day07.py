@@ -1,4 +1,5 @@
 """Checks of lesson 7 (what attention costs): 7.1 macs, 7.2 crossover, 7.3 weights_bytes."""
+from ...i18n import N_
 from .spec import ExerciseCheck, Mistake
 
 _FLOPS = (("mhsa_ms.model.cost:attention_flops", "mm.attention_flops"),)
@@ -24,34 +25,34 @@ CHECKS = (
     ExerciseCheck(
         id="7.1", answer="macs", caller="number", cases=_macs_cases,
         reference=lambda N, D: 4 * N * D * D + 2 * N * N * D,
-        hint="add the table's rows: the Q, K, V projections, the scores, the weights times V and the output "
-             "projection, in multiply-accumulates",
+        hint=N_("add the table's rows: the Q, K, V projections, the scores, the weights times V and the output "
+                "projection, in multiply-accumulates"),
         mistakes=(
             Mistake("no output projection", lambda N, D: 3 * N * D * D + 2 * N * N * D,
-                    "count the output projection W^O too: another N D^2"),
+                    N_("count the output projection W^O too: another N D^2")),
             Mistake("one N^2 D", lambda N, D: 4 * N * D * D + N * N * D,
-                    "attention has two N x N products: the scores Q K^T and the weights times V"),
+                    N_("attention has two N x N products: the scores Q K^T and the weights times V")),
             Mistake("FLOPs", lambda N, D: 2 * (4 * N * D * D + 2 * N * N * D),
-                    "count multiply-accumulates, not FLOPs: one MAC is a multiplication and an addition"),
+                    N_("count multiply-accumulates, not FLOPs: one MAC is a multiplication and an addition")),
             Mistake("swapped", lambda N, D: 4 * N * N * D + 2 * N * D * D,
-                    "a projection costs N D^2 (N tokens times a D x D matrix); each attention product costs N^2 D"),
+                    N_("a projection costs N D^2 (N tokens times a D x D matrix); each attention product costs N^2 D")),
         ),
         forbidden=_FLOPS,
         exact=True,
     ),
     ExerciseCheck(
         id="7.2", answer="crossover", caller="number", cases=_crossover_cases, reference=lambda D: 2 * D + 1,
-        hint="solve 2 N^2 D > 4 N D^2 for N and return the smallest whole N strictly above the boundary",
+        hint=N_("solve 2 N^2 D > 4 N D^2 for N and return the smallest whole N strictly above the boundary"),
         mistakes=(
             Mistake("boundary", lambda D: 2 * D,
-                    "at the boundary both parts are equal; the crossover is the first N where attention is "
-                    "strictly larger"),
+                    N_("at the boundary both parts are equal; the crossover is the first N where attention is "
+                       "strictly larger")),
             Mistake("D + 1", lambda D: D + 1,
-                    "divide both sides of 2 N^2 D > 4 N D^2 by 2 N D: the boundary is N = 2D"),
+                    N_("divide both sides of 2 N^2 D > 4 N D^2 by 2 N D: the boundary is N = 2D")),
             Mistake("4D + 1", lambda D: 4 * D + 1,
-                    "divide both sides of 2 N^2 D > 4 N D^2 by 2 N D (not by N D): the boundary is N = 2D"),
+                    N_("divide both sides of 2 N^2 D > 4 N D^2 by 2 N D (not by N D): the boundary is N = 2D")),
             Mistake("half", lambda D: 2 * D + 0.5,
-                    "N counts tokens: return the smallest whole number above the boundary"),
+                    N_("N counts tokens: return the smallest whole number above the boundary")),
         ),
         forbidden=_FLOPS,
         exact=True,
@@ -59,15 +60,16 @@ CHECKS = (
     ExerciseCheck(
         id="7.3", answer="weights_bytes", caller="number", cases=_bytes_cases,
         reference=lambda B, h, N: 4 * B * h * N * N,
-        hint="count the numbers in the weights (one per sample, head, query and key) and multiply by the size "
-             "of one float32 in bytes",
+        hint=N_("count the numbers in the weights (one per sample, head, query and key) and multiply by the size "
+                "of one float32 in bytes"),
         mistakes=(
-            Mistake("numbers", lambda B, h, N: B * h * N * N, "that is the number of weights; each float32 takes 4 bytes"),
-            Mistake("float64", lambda B, h, N: 8 * B * h * N * N, "a float32 takes 4 bytes (8 is float64)"),
+            Mistake("numbers", lambda B, h, N: B * h * N * N,
+                    N_("that is the number of weights; each float32 takes 4 bytes")),
+            Mistake("float64", lambda B, h, N: 8 * B * h * N * N, N_("a float32 takes 4 bytes (8 is float64)")),
             Mistake("no heads", lambda B, h, N: 4 * B * N * N,
-                    "each head has its own N x N weights: multiply by h"),
+                    N_("each head has its own N x N weights: multiply by h")),
             Mistake("one row", lambda B, h, N: 4 * B * h * N,
-                    "each head of each sample has N x N weights, one per (query, key) pair"),
+                    N_("each head of each sample has N x N weights, one per (query, key) pair")),
         ),
         forbidden=_RUN,
         exact=True,
