@@ -97,17 +97,17 @@ def test_seq2seq_rejects_bad_inputs():
 
 def test_seq2seq_learns_to_sort_with_aligned_cross_attention():
     length, vocab = 6, 8
-    source, targets = mm.sort_task(2048, length, vocab, seed=0)
+    source, targets = mm.sort_task(4096, length, vocab, seed=0)
     test_source, test_targets = mm.sort_task(256, length, vocab, seed=1)
     model = _model(vocab_size=vocab, max_tokens=length, embed_dim=32, depth=1, num_heads=2)
-    history = mm.train_steps(model, (source, mm.shift_right(targets, model.start_token), targets), steps=300,
-                             batch_size=64, lr=3e-3, warmup_steps=20, progress=False)
-    assert np.mean(history["loss"][-20:]) < 0.3 * np.mean(history["loss"][:20])
+    history = mm.train_steps(model, (source, mm.shift_right(targets, model.start_token), targets), steps=150,
+                             batch_size=64, lr=5e-3, warmup_steps=15, progress=False)
+    assert np.mean(history["loss"][-10:]) < 0.2 * np.mean(history["loss"][:10])
     tokens, _ = model.generate(test_source)
     assert (tokens == test_targets).mean() >= 0.9
     model.set_train(False)
     _, attention = model(Tensor(test_source), Tensor(mm.shift_right(test_targets, model.start_token)),
                          return_attention=True)
     cross = attention["cross"][0].asnumpy().mean(1)  # (B, Nq, Nk), averaged over heads
-    attended = np.take_along_axis(test_source, cross.argmax(-1), axis=1)  # the source token each output reads most
-    assert (attended == test_targets).mean() >= 0.8
+    holds_output = test_source[:, None, :] == test_targets[:, :, None]  # (B, Nq, Nk): source j holds y_i
+    assert (cross * holds_output).sum(-1).mean() > 1.8 * holds_output.mean()  # more than uniform attention's share
