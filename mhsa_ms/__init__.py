@@ -45,11 +45,12 @@ from .model.positional import (  # noqa: E402
     sinusoidal_positional_encoding,
 )
 from .model.token_encoder import TokenEncoder  # noqa: E402
+from .model.seq2seq import Seq2SeqTransformer, shift_right  # noqa: E402
 from .model.vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
 from .model.timm_weights import load_timm_weights, timm_state_dict  # noqa: E402
 from .model.cost import attention_flops  # noqa: E402
 from .model.jit import jit_compile  # noqa: E402
-from .data import iterate_batches, load_digits, reverse_task  # noqa: E402
+from .data import iterate_batches, load_digits, reverse_task, sort_task  # noqa: E402
 from .training import (  # noqa: E402
     DIGITS_RECIPE,
     confusion_matrix,
@@ -59,6 +60,7 @@ from .training import (  # noqa: E402
     make_train_step,
     predict,
     train_classifier,
+    train_steps,
     warmup_cosine_schedule,
 )
 from .course.exercises import check_exercise, exercise_results  # noqa: E402
@@ -94,6 +96,8 @@ __all__ = [
     "SinusoidalPositionalEncoding",
     "sinusoidal_positional_encoding",
     "TokenEncoder",
+    "Seq2SeqTransformer",
+    "shift_right",
     "PatchEmbedding",
     "VisionTransformer",
     "VIT_PRESETS",
@@ -104,6 +108,7 @@ __all__ = [
     # data and training
     "load_digits",
     "reverse_task",
+    "sort_task",
     "iterate_batches",
     "DIGITS_RECIPE",
     "cross_entropy",
@@ -111,6 +116,7 @@ __all__ = [
     "make_train_step",
     "warmup_cosine_schedule",
     "train_classifier",
+    "train_steps",
     "predict",
     "evaluate",
     "confusion_matrix",

@@ -375,11 +375,6 @@ def check_prepared(prepared):
         raise ValueError("unknown token: prepare first (each preparation is judged once)")
 
 
-def check_not_combined(name, others_given, others):
-    if others_given:
-        raise ValueError(f"{name} cannot be combined with {others}; pass one kind")
-
-
 # --- attention masks (the conventions: mhsa_ms/model/masks.py) -----------------------------------
 
 def check_attn_mask_shape(shape, batch, heads, q_len, k_len):
@@ -413,16 +408,3 @@ def check_key_padding_mask_shape(shape, batch, k_len):
                 if shape == (batch, 1, k_len) else "")
         raise ValueError(f"key_padding_mask must have shape (B, Nk) = {(batch, k_len)} "
                          f"(True = padding, as in torch), got {shape}{hint}")
-
-
-def check_may_attend_mask_shape(shape, batch, heads, q_len, k_len):
-    """The lessons' mask: (Nq, Nk), (B, Nq, Nk) or broadcastable to (B, h, Nq, Nk); 2-D refused when B = Nq > 1."""
-    shape = tuple(shape)
-    if len(shape) == 2 and batch == q_len and batch > 1:
-        raise ValueError(f"mask of shape {shape} is ambiguous because B = Nq = {batch}: (Nq, Nk) or (B, Nk)? "
-                         f"pass key_padding_mask (B, Nk), True = padding, or attn_mask, True = not allowed")
-    full = shape if len(shape) == 4 else (shape[:1] + (1,) + shape[1:] if len(shape) == 3 else shape)
-    target = (batch, heads, q_len, k_len)
-    if len(shape) > 4 or not broadcastable(full, target):
-        raise ValueError(f"mask of shape {shape} is not broadcastable to (B, h, Nq, Nk) = {target}; "
-                         f"(Nq, Nk) and (B, Nq, Nk) masks are accepted too")

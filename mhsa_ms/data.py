@@ -1,4 +1,4 @@
-"""The course's data: scikit-learn's handwritten digits, a generated toy task, batching.
+"""The course's data: scikit-learn's handwritten digits, generated toy tasks, batching.
 
 Nothing here downloads anything: the digits ship inside scikit-learn and the
 toy task is generated from a seed.  See ``datasets/README.md`` for sources,
@@ -112,6 +112,31 @@ def reverse_task(num_samples, length, vocab_size, seed=0):
     inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
     targets = np.ascontiguousarray(inputs[:, ::-1])  # (n, N): reversed along N
     return inputs, targets
+
+
+def sort_task(num_samples, length, vocab_size, seed=0):
+    """A generated toy task: read a token sequence, output its tokens in ascending order.
+
+    Tokens are drawn uniformly from 0..vocab_size-1 (repeats allowed).
+    Unlike :func:`reverse_task`, which source position feeds output position
+    i depends on the tokens, not on i alone: a model must find, for each
+    output, the source token of the right rank.
+
+    Returns:
+        (inputs, targets), both (num_samples, length) int32.
+
+    >>> import mhsa_ms as mm
+    >>> inputs, targets = mm.sort_task(1, 6, 10, seed=0)
+    >>> inputs.tolist(), targets.tolist()
+    ([[8, 6, 5, 2, 3, 0]], [[0, 2, 3, 5, 6, 8]])
+    """
+    check_positive_int("num_samples", num_samples)
+    check_positive_int("length", length)
+    check_int("vocab_size", vocab_size, minimum=2)
+    check_seed(seed)
+    rng = np.random.default_rng(seed)
+    inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
+    return inputs, np.sort(inputs, axis=1)  # (n, N): ascending along N
 
 
 def iterate_batches(arrays, batch_size, shuffle=True, seed=0, rank=0, world_size=1, drop_last=True):

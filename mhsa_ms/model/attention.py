@@ -126,11 +126,10 @@ class MultiHeadAttention(nn.Cell):
     (B, Nq, Nk) averaged over heads with ``average_attn_weights=True``
     (torch's default is True), or None with ``need_weights=False``.
 
-    The lessons' call ``mha(x, mask=m)`` with a boolean ``mask``, True = may
-    attend (the convention of :func:`mhsa_ms.scaled_dot_product_attention`,
-    :func:`mhsa_ms.causal_mask` and :func:`mhsa_ms.padding_mask`), still works
-    (keyword only, never together with the masks above) until the lessons move
-    to ``key_padding_mask`` and ``is_causal``; torch's module has no ``mask``.
+    The lessons' may-attend masks (True = may attend, for
+    :func:`mhsa_ms.scaled_dot_product_attention`) translate as
+    ``key_padding_mask=mm.key_padding_mask(lengths, Nk)`` for
+    :func:`mhsa_ms.padding_mask` and ``is_causal=True`` for :func:`mhsa_ms.causal_mask`.
     """
 
     def __init__(self, embed_dim, num_heads, *, kdim=None, vdim=None, bias=True, dropout=0.0, qkv_bias=None):
@@ -166,7 +165,7 @@ class MultiHeadAttention(nn.Cell):
         return y.reshape((batch, tokens, weight.shape[1]))  # (B, N, D_out)
 
     def construct(self, query, key=None, value=None, key_padding_mask=None, need_weights=True, attn_mask=None,
-                  average_attn_weights=False, is_causal=False, *, mask=None):
+                  average_attn_weights=False, is_causal=False):
         fused_qkv = key is None and value is None and self.same_dims
         key = query if key is None else key
         value = key if value is None else value
@@ -174,7 +173,7 @@ class MultiHeadAttention(nn.Cell):
         _check_call_flags(need_weights, average_attn_weights)
         batch, q_len, k_len = query.shape[0], query.shape[1], key.shape[1]
         h, d_h = self.num_heads, self.head_dim
-        allowed, bias = merge_masks(batch, h, q_len, k_len, attn_mask, key_padding_mask, is_causal, mask)
+        allowed, bias = merge_masks(batch, h, q_len, k_len, attn_mask, key_padding_mask, is_causal)
 
         # 1. project: Q = x_q W^Q + b_q, K = x_k W^K + b_k, V = x_v W^V + b_v;
         #    1/sqrt(d_h) is applied to W^Q and b_q (D*D products, not B*N*D)
@@ -281,7 +280,7 @@ class PerHeadAttention(nn.Cell):
 
     Each head i owns W_i^Q, W_i^K, W_i^V and runs its own attention; the h
     outputs are concatenated side by side per token and mixed by W^O.  Same
-    arguments, call (masks included, but the lessons' ``mask``) and results
+    arguments, call (masks included) and results
     as :class:`MultiHeadAttention`, to which it converts losslessly with
     :meth:`from_fused` / :meth:`to_fused`.
 

@@ -49,34 +49,21 @@ from mindspore import ops
 from .._checks import (
     check_attn_mask_shape,
     check_bool,
-    check_boolean_mask,
     check_key_padding_mask_shape,
     check_mask_dtype,
-    check_may_attend_mask_shape,
-    check_not_combined,
 )
 
 ATTN_MASK_MEANING = "True = not allowed to attend, as in torch"
 KEY_PADDING_MEANING = "True = padding, ignored, as in torch"
 
 
-def merge_masks(batch, heads, q_len, k_len, attn_mask=None, key_padding_mask=None, is_causal=False,
-                mask=None):
+def merge_masks(batch, heads, q_len, k_len, attn_mask=None, key_padding_mask=None, is_causal=False):
     """Check the masks and combine them into (allowed, bias) for :func:`.functional.attend`.
 
     ``allowed`` is boolean (True = may attend) and ``bias`` float32 (added to
-    the scores), each broadcastable to (B, h, Nq, Nk) or None.  ``mask`` is
-    the lessons' may-attend mask (see :class:`mhsa_ms.MultiHeadAttention`),
-    never combined with the others.
+    the scores), each broadcastable to (B, h, Nq, Nk) or None.
     """
     check_bool("is_causal", is_causal)
-    if mask is not None:
-        check_not_combined("mask (the lessons' may-attend mask)", attn_mask is not None or
-                           key_padding_mask is not None or is_causal,
-                           "attn_mask, key_padding_mask or is_causal (torch's conventions)")
-        check_boolean_mask(mask, "mask", "True = may attend")
-        check_may_attend_mask_shape(mask.shape, batch, heads, q_len, k_len)
-        return _as_4d(mask), None
     allowed, bias = None, None
     if attn_mask is not None:
         check_mask_dtype("attn_mask", attn_mask, ATTN_MASK_MEANING)

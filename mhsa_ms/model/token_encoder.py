@@ -2,7 +2,7 @@ r"""A small Transformer encoder over token sequences, with one prediction per to
 
 tokens (B, N) --embedding--> (B, N, D) --+ positional encoding--> ``depth``
 encoder layers --> LayerNorm (pre-norm only) --> linear head --> logits (B, N, V).
-Lesson 5 trains it on :func:`mhsa_ms.reverse_task`.
+Lesson 5 trains it on :func:`mhsa_ms.reverse_task`, with and without positions.
 
 >>> import numpy as np, mindspore as ms, mhsa_ms as mm
 >>> model = mm.TokenEncoder(vocab_size=10, max_tokens=8, embed_dim=16, depth=1, num_heads=2)
@@ -18,7 +18,7 @@ from .._checks import check_bool, check_choice, check_positive_int, check_rank
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from .transformer import EncoderLayer, layer_norm
 
-_POSITIONS = ("sinusoidal", "learned")
+_POSITIONS = ("sinusoidal", "learned", "none")
 
 
 class TokenEncoder(nn.Cell):
@@ -29,7 +29,9 @@ class TokenEncoder(nn.Cell):
         max_tokens: longest sequence N.
         embed_dim, depth, num_heads, mlp_ratio, norm_first: as in
             :class:`mhsa_ms.EncoderLayer`.
-        positions: "sinusoidal" (fixed, the original paper's) or "learned".
+        positions: "sinusoidal" (fixed, the original paper's), "learned", or
+            "none" (no positions: the model is then permutation-equivariant,
+            permuting the tokens permutes the logits).
 
     Token embeddings are initialised N(0, 1), the scale of the sinusoidal
     encoding, so neither drowns the other at the start.  Call ``(tokens,
@@ -49,8 +51,10 @@ class TokenEncoder(nn.Cell):
         self.embed = nn.Embedding(vocab_size, embed_dim, embedding_table=Normal(1.0))
         if positions == "sinusoidal":
             self.positions = SinusoidalPositionalEncoding(max_tokens, embed_dim)
-        else:
+        elif positions == "learned":
             self.positions = LearnedPositionalEmbedding(max_tokens, embed_dim)
+        else:
+            self.positions = None
         self.layers = nn.CellList([
             EncoderLayer(embed_dim, num_heads, mlp_ratio, norm_first=norm_first) for _ in range(depth)
         ])
@@ -60,7 +64,9 @@ class TokenEncoder(nn.Cell):
     def construct(self, tokens, return_attention=False, attn_mask=None, key_padding_mask=None, is_causal=False):
         check_rank("tokens", tokens.shape, 2, "(B, N) token ids")
         check_bool("return_attention", return_attention)
-        x = self.positions(self.embed(tokens))  # (B, N, D)
+        x = self.embed(tokens)  # (B, N, D)
+        if self.positions is not None:
+            x = self.positions(x)  # + position: (B, N, D)
         attention = ()
         for layer in self.layers:
             x, weights = layer(x, attn_mask, key_padding_mask, is_causal,

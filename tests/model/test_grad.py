@@ -98,13 +98,11 @@ FULLY_MASKED = {  # sequence 1 is empty: every one of its rows is fully masked
     "float_padding": lambda: {"key_padding_mask": tensor(np.where(mm.key_padding_mask([3, 0], 4).asnumpy(),
                                                                   -np.inf, 0.0))},
     "bool_attn_4d": lambda: {"attn_mask": as_bool(np.arange(2)[:, None, None, None] == np.ones((2, 1, 4, 4)))},
-    "lessons_mask": lambda: {"mask": mm.padding_mask([3, 0], 4)},
 }
 
 
 @pytest.mark.parametrize("kind, module", [(kind, module) for kind in FULLY_MASKED
-                                          for module in (mm.MultiHeadAttention, mm.PerHeadAttention)
-                                          if kind != "lessons_mask" or module is mm.MultiHeadAttention])
+                                          for module in (mm.MultiHeadAttention, mm.PerHeadAttention)])
 def test_fully_masked_sequence_multi_head_values_and_gradients_finite(kind, module):
     mha = randomize(module(8, 2), 4)
     x = _x(2, 4, 8, seed=5)

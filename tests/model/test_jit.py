@@ -60,15 +60,6 @@ def test_multi_head_self_attention_eager_equals_jit():
     _assert_eager_equals_jit(mha.construct, _x(2, 5, 16), None, None, None, True, float_mask, True, False)
 
 
-def test_multi_head_attention_lessons_mask_eager_equals_jit():
-    mha = randomize(mm.MultiHeadAttention(16, 4), 1)
-
-    def with_lessons_mask(x, mask):
-        return mha(x, mask=mask)
-
-    _assert_eager_equals_jit(with_lessons_mask, _x(2, 5, 16), mm.padding_mask([5, 2], 5))
-
-
 def test_multi_head_cross_attention_eager_equals_jit():
     mha = randomize(mm.MultiHeadAttention(16, 4, kdim=6, vdim=10), 2)
     _assert_eager_equals_jit(mha.construct, _x(2, 3, 16), _x(2, 7, 6), _x(2, 7, 10), _padding([7, 4], 7), True,

@@ -87,7 +87,6 @@ MHA_CASES = {
     "cross_kdim_vdim_bool_attn_3d": (6, 10, 4, 7, True, {"attn_mask": "bool3d"}),
     "cross_no_bias_per_head_attn_4d": (6, 10, 4, 7, False, {"attn_mask": "bool4d", "key_padding_mask": "bool"}),
     "cross_causal_rectangular": (None, None, 4, 7, True, {"is_causal": True}),
-    "lessons_mask": (None, None, 5, 5, True, {"mask": "padding"}),
 }
 
 
@@ -97,9 +96,6 @@ def _mha_masks(spec, rng, batch, heads, q_len, k_len):
     for name, kind in spec.items():
         if name == "is_causal":
             ours[name] = numpy[name] = kind
-            continue
-        if name == "mask":  # the lessons' may-attend (B, 1, Nk) padding mask
-            ours[name], numpy[name] = mm.padding_mask([3, 0], k_len), (np.arange(k_len) < np.array([3, 0])[:, None])[:, None]
             continue
         if name == "key_padding_mask":
             lengths = np.array([3, 0] if kind == "bool_empty" else [k_len, 2])
@@ -128,20 +124,18 @@ def test_multi_head_attention_matches_reference(case):
     mha.set_projection_matrices(random_projections(embed_dim, kdim or embed_dim, vdim or embed_dim, bias, 5))
     query = rng.standard_normal((batch, q_len, embed_dim))
     masks, np_masks = _mha_masks(spec, rng, batch, heads, q_len, k_len)
-    np_legacy = np_masks.pop("mask", None)
     if q_len == k_len and kdim is None:
         out, weights = mha(tensor(query), **masks)
-        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, mask=np_legacy, **np_masks)
+        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, **np_masks)
     else:
         key = rng.standard_normal((batch, k_len, kdim or embed_dim))
         value = rng.standard_normal((batch, k_len, vdim or embed_dim))
         out, weights = mha(tensor(query), tensor(key), tensor(value), **masks)
-        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, key, value,
-                                                 np_legacy, **np_masks)
+        expected_out, expected_weights = ref.mha(mha.projection_matrices(), heads, query, key, value, **np_masks)
     assert out.shape == (batch, q_len, embed_dim) and weights.shape == (batch, heads, q_len, k_len)
     assert max_error(out, expected_out) < ONE_ATTENTION
     assert max_error(weights, expected_weights) < ONE_ATTENTION
-    if "empty" in str(spec) or "mask" in spec:  # an empty sequence: zero heads, so the output is the bias b_o
+    if "empty" in str(spec):  # an empty sequence: zero heads, so the output is the bias b_o
         assert not weights.asnumpy()[1].any()
         np.testing.assert_allclose(out.asnumpy()[1], np.broadcast_to(mha.b_o.asnumpy(), (q_len, embed_dim)),
                                    atol=1e-7)

@@ -64,3 +64,16 @@ def test_token_encoder_learns_to_reverse_with_anti_diagonal_attention():
     assert (logits.asnumpy().argmax(-1) == test_targets).mean() >= 0.99
     mean_map = attention[0].asnumpy().mean(axis=(0, 1))  # (N, N), averaged over samples and heads
     assert [int(row.argmax()) for row in mean_map] == list(range(length - 1, -1, -1))
+
+
+def test_token_encoder_without_positions_is_permutation_equivariant():
+    mm.seed_everything(0)
+    tokens = _tokens(2, 6, 7).asnumpy()
+    perm = np.array([3, 0, 5, 1, 4, 2])
+    for positions, equivariant in (("none", True), ("sinusoidal", False), ("learned", False)):
+        model = mm.TokenEncoder(7, 6, embed_dim=16, depth=2, num_heads=4, positions=positions)
+        if positions == "learned":  # its start (N(0, 0.02^2)) is near zero: give it a trained-looking size
+            model.positions.embedding.set_data(Tensor(np.random.default_rng(0).normal(size=(1, 6, 16)).astype(np.float32)))
+        logits = model(Tensor(tokens)).asnumpy()
+        permuted = model(Tensor(tokens[:, perm])).asnumpy()
+        assert np.allclose(permuted, logits[:, perm], atol=1e-5) == equivariant, positions

@@ -207,3 +207,25 @@ def test_random_shift_rejects_bad_arguments():
         data.random_shift(np.zeros((1, 1, 8, 8)), "1", rng)
     with pytest.raises(TypeError, match="Generator"):
         data.random_shift(np.zeros((1, 1, 8, 8)), 1, 0)
+
+
+def test_sort_task_targets_are_sorted_inputs():
+    inputs, targets = mm.sort_task(100, 7, 5, seed=3)
+    assert inputs.shape == targets.shape == (100, 7)
+    assert inputs.dtype == targets.dtype == np.int32
+    np.testing.assert_array_equal(inputs, mm.reverse_task(100, 7, 5, seed=3)[0])  # the same draw
+    assert (np.diff(targets, axis=1) >= 0).all()
+    for row_in, row_out in zip(inputs, targets):
+        assert sorted(row_in.tolist()) == row_out.tolist()  # the same tokens, ascending
+    assert not np.array_equal(mm.sort_task(100, 7, 5, seed=4)[0], inputs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(num_samples=0, length=3, vocab_size=4), "num_samples"),
+    (dict(num_samples=2, length=0, vocab_size=4), "length"),
+    (dict(num_samples=2, length=3, vocab_size=1), "vocab_size"),
+    (dict(num_samples=2, length=3, vocab_size=4, seed=-1), "seed"),
+])
+def test_sort_task_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        mm.sort_task(**kwargs)

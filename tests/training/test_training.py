@@ -236,3 +236,46 @@ def test_resuming_from_a_checkpoint_gives_the_uninterrupted_weights(trained, tmp
 def test_train_classifier_rejects_bad_arguments(overrides, match):
     with pytest.raises(ValueError, match=match):
         _train(**overrides)
+
+
+def test_train_steps_takes_the_seeded_batches_and_learns():
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    runs = []
+    for _ in range(2):
+        mindspore.set_seed(0)
+        model = nn.Dense(3, 2)
+        runs.append(mm.train_steps(model, (x, y), steps=25, batch_size=8, lr=0.05, warmup_steps=2, progress=False))
+    assert len(runs[0]["loss"]) == 25 and runs[0]["seconds"] > 0
+    assert runs[0]["loss"] == runs[1]["loss"]  # the same seed, the same batches and steps
+    assert np.mean(runs[0]["loss"][-5:]) < np.mean(runs[0]["loss"][:5])
+    assert (mm.predict(model, x) == y).mean() > 0.8
+
+
+def test_train_steps_passes_every_input_to_the_model():
+    class TwoInputs(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.dense = nn.Dense(2, 2)
+
+        def construct(self, a, b):
+            return self.dense(a - b)
+
+    a = np.ones((8, 2), np.float32)
+    history = mm.train_steps(TwoInputs(), (a, 2 * a, np.zeros(8, np.int32)), steps=3, batch_size=4, lr=0.1,
+                             progress=False)
+    assert len(history["loss"]) == 3
+
+
+@pytest.mark.parametrize("overrides, error, match", [
+    (dict(arrays="xy"), TypeError, "arrays"),
+    (dict(arrays=(np.zeros((4, 2), np.float32),)), ValueError, r"len\(arrays\)"),
+    (dict(steps=0), ValueError, "steps"),
+    (dict(batch_size=5), ValueError, "batch_size"),
+    (dict(progress="yes"), TypeError, "progress"),
+])
+def test_train_steps_rejects_bad_arguments(overrides, error, match):
+    arguments = dict(model=nn.Dense(2, 2), arrays=(np.zeros((4, 2), np.float32), np.zeros(4, np.int32)),
+                     steps=2, batch_size=2, lr=0.1)
+    with pytest.raises(error, match=match):
+        mm.train_steps(**{**arguments, **overrides})
