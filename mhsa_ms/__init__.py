@@ -49,6 +49,7 @@ from .model.seq2seq import Seq2SeqTransformer, shift_right  # noqa: E402
 from .model.vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
 from .model.timm_weights import load_timm_weights, timm_state_dict  # noqa: E402
 from .model.cost import attention_flops  # noqa: E402
+from .model.memory import attention_peak_memory  # noqa: E402
 from .model.jit import jit_compile  # noqa: E402
 from .data import iterate_batches, load_digits, reverse_task, sort_task  # noqa: E402
 from .training import (  # noqa: E402
@@ -104,6 +105,7 @@ __all__ = [
     "load_timm_weights",
     "timm_state_dict",
     "attention_flops",
+    "attention_peak_memory",
     "jit_compile",
     # data and training
     "load_digits",

@@ -28,6 +28,7 @@ from ._checks import (
     check_at_most,
     check_bool,
     check_callable,
+    check_divisible,
     check_instance,
     check_int,
     check_int_array,
@@ -116,7 +117,7 @@ def _as_tensor(value):
     return value if isinstance(value, Tensor) else Tensor(np.asarray(value))
 
 
-def make_train_step(model, loss_fn, optimizer, grad_reducer=None):
+def make_train_step(model, loss_fn, optimizer, grad_reducer=None, shards=1):
     """A function ``step(*inputs, labels)`` that does one optimisation step and returns the loss.
 
     ``loss_fn(model(*inputs), labels)`` is differentiated with respect to
@@ -125,10 +126,18 @@ def make_train_step(model, loss_fn, optimizer, grad_reducer=None):
     ``mindspore.nn.DistributedGradReducer`` for data-parallel training,
     which averages them across ranks) and the optimizer applies them eagerly.
     Inputs may be NumPy arrays or Tensors.  Puts the model in training mode.
+
+    With ``shards`` = W > 1 the batch is cut into W equal shards along axis 0
+    and the gradient is the mean of the W shard gradients, computed one after
+    the other in this process and reduced as ``DistributedGradReducer``
+    reduces W ranks' gradients: (g_0 + ... + g_{W-1}) x float32(1/W).  That is
+    the arithmetic of W data-parallel workers, in one process (for W = 2 the
+    same float32 operations, so the same bits; lesson 8 checks it).
     """
     check_instance("model", model, nn.Cell, "a mindspore.nn.Cell")
     check_callable("loss_fn", loss_fn)
     check_instance("optimizer", optimizer, nn.Optimizer, "a mindspore.nn.Optimizer")
+    check_positive_int("shards", shards)
     model.set_train(True)
 
     def forward(*args):
@@ -136,9 +145,22 @@ def make_train_step(model, loss_fn, optimizer, grad_reducer=None):
 
     grad_fn = mindspore.jit(mindspore.value_and_grad(forward, None, optimizer.parameters))
 
+    inverse = Tensor(1.0 / shards, mindspore.float32)  # DistributedGradReducer's mean factor
+
     def step(*args):
         check_int("the number of step's arguments (the model inputs, then the labels)", len(args), minimum=2)
-        loss, grads = grad_fn(*(_as_tensor(a) for a in args))
+        if shards == 1:
+            loss, grads = grad_fn(*(_as_tensor(a) for a in args))
+        else:
+            check_divisible("the batch size", len(args[0]), "shards", shards)
+            size = len(args[0]) // shards
+            loss, grads = None, None
+            for r in range(shards):  # shard r: samples r*size ... (r+1)*size - 1 of each input, like rank r
+                shard_loss, shard_grads = grad_fn(*(_as_tensor(a[r * size:(r + 1) * size]) for a in args))
+                loss = shard_loss if loss is None else loss + shard_loss
+                grads = shard_grads if grads is None else tuple(g + s for g, s in zip(grads, shard_grads))
+            loss = loss * inverse
+            grads = tuple(g * inverse for g in grads)
         if grad_reducer is not None:
             grads = grad_reducer(grads)
         optimizer(grads)
@@ -276,7 +298,7 @@ def epoch_batches(x, y, batch_size, epoch, seed=0, max_shift=0, rank=0, world_si
 
 def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warmup_epochs=0, max_shift=0,
                      seed=0, progress=True, rank=0, world_size=1, grad_reducer=None, optimizer=None,
-                     start_epoch=0, on_epoch_end=None):
+                     start_epoch=0, on_epoch_end=None, shards=1):
     """Train a classifier on ``data`` (x_train, y_train, x_test, y_test; e.g. :func:`mhsa_ms.load_digits`).
 
     AdamW with a linear warmup over ``warmup_epochs`` then cosine decay
@@ -289,7 +311,9 @@ def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warm
     To resume, pass the restored ``optimizer`` (it carries the step count of
     the schedule) and ``start_epoch``; ``on_epoch_end(epoch, history)`` is
     called after each epoch (e.g. to save a checkpoint).  A tqdm progress bar
-    is shown on rank 0 when ``progress`` is True.
+    is shown on rank 0 when ``progress`` is True.  ``shards`` = W > 1 computes
+    each batch's gradient as W data-parallel workers do, in this process
+    (:func:`make_train_step`).
 
     Returns:
         history dict: ``epoch``, ``loss`` (mean training loss), ``test_accuracy``
@@ -313,7 +337,7 @@ def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warm
     if optimizer is None:
         optimizer = make_optimizer(model, lr, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch,
                                    weight_decay)
-    step = make_train_step(model, cross_entropy, optimizer, grad_reducer)
+    step = make_train_step(model, cross_entropy, optimizer, grad_reducer, shards)
     history = {"epoch": [], "loss": [], "test_accuracy": [], "seconds": 0.0}
     bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch, disable=not progress or rank != 0,
                unit="step", file=sys.stdout, mininterval=2.0)

@@ -110,7 +110,7 @@ def _save_checkpoint(optimizer, path, epoch, config):
 
 def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None, warmup_epochs=None,
           max_shift=None, seed=None, output_dir=None, resume=None, stop_after=None, distributed=False,
-          device="auto", progress=True, save_rank_weights=False, log=print):
+          device="auto", progress=True, save_rank_weights=False, shards=1, log=print):
     """Train ``VisionTransformer`` on the digits, on one device or data-parallel under msrun.
 
     Options left at None take the checkpoint's value when resuming, else the
@@ -127,6 +127,10 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
         distributed: require an msrun launch (it is used whenever present).
         save_rank_weights: every rank also writes its final weights to
             ``rank_<r>.ckpt`` (to compare the replicas).
+        shards: in one process, compute each global batch's gradient as that
+            many data-parallel workers do: the mean of the gradients of equal
+            shards (:func:`mhsa_ms.make_train_step`), to compare with an
+            msrun run of that many workers.
         log: where rank 0's messages go (None: silent).
 
     Returns:
@@ -148,6 +152,14 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     # Every check up to init() runs before it, so a bad launch fails at once in every
     # process msrun started (its scheduler included) instead of after the cluster timeout.
     world_size = check_launch(distributed, config["batch_size"])
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ConfigurationError(f"shards must be a positive int, got {shards!r}")
+    if shards > 1 and world_size > 1:
+        raise ConfigurationError(f"shards={shards} imitates workers in one process; under msrun the "
+                                 f"{world_size} workers are the shards: leave --shards out")
+    if config["batch_size"] % shards:
+        raise ConfigurationError(f"the global batch size {config['batch_size']} does not divide into "
+                                 f"{shards} shards")
     if start_epoch >= config["epochs"]:
         raise ConfigurationError(f"checkpoint {resume!r} already finished all {config['epochs']} epochs; "
                                  f"there is nothing to resume")
@@ -191,6 +203,9 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
     per_rank = config["batch_size"] // world_size
     layout = _("{ranks} ranks x {per_rank}, backend {backend}").format(
         ranks=world_size, per_rank=per_rank, backend=backend) if backend else _("1 process")
+    if shards > 1:
+        layout = _("1 process, gradient = mean of {shards} shards x {per_shard}").format(
+            shards=shards, per_shard=config["batch_size"] // shards)
     say(_("training {preset} ViT on {device}: epochs {first}-{last} of {epochs}, global batch {batch} "
           "({layout}), lr {lr}, seed {seed}").format(
         preset=config["preset"], device=device_name, first=start_epoch + 1, last=stop, epochs=config["epochs"],
@@ -204,7 +219,7 @@ def train(preset=None, epochs=None, batch_size=None, lr=None, weight_decay=None,
         model, digits, epochs=stop, batch_size=config["batch_size"], lr=config["lr"],
         max_shift=config["max_shift"], seed=config["seed"], progress=progress, rank=rank,
         world_size=world_size, grad_reducer=grad_reducer, optimizer=optimizer, start_epoch=start_epoch,
-        on_epoch_end=on_epoch_end)
+        on_epoch_end=on_epoch_end, shards=shards)
     if save_rank_weights:
         mindspore.save_checkpoint(model, os.path.join(output_dir, f"rank_{rank}.ckpt"))
     correct = int((history["predictions"] == digits.y_test).sum())
@@ -253,6 +268,9 @@ def add_arguments(parser):
     parser.add_argument("--device", default="auto", help=_("auto (default), Ascend, GPU or CPU"))
     parser.add_argument("--save-rank-weights", action="store_true",
                         help=_("every rank also writes its final weights to <output-dir>/rank_<r>.ckpt"))
+    parser.add_argument("--shards", type=int, default=1, metavar="W",
+                        help=_("one process computing each gradient as W data-parallel workers do "
+                               "(the mean of W shard gradients), to compare with an msrun run"))
     parser.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
     return parser
 
@@ -264,7 +282,7 @@ def run(args, parser):
               weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, max_shift=args.max_shift,
               seed=args.seed, output_dir=args.output_dir, resume=args.resume, stop_after=args.stop_after,
               distributed=args.distributed, device=args.device, progress=not args.no_progress,
-              save_rank_weights=args.save_rank_weights, log=_log)
+              save_rank_weights=args.save_rank_weights, shards=args.shards, log=_log)
     except ConfigurationError as error:
         parser.error(str(error))
     return 0

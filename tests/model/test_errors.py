@@ -49,6 +49,8 @@ API = {
     "positive int (function)": (lambda v: mm.causal_mask(v), "num_tokens", 2.5, 0),
     "positive int (data)": (lambda v: mm.reverse_task(v, 4, 5), "num_samples", "3", 0),
     "positive int (training)": (lambda v: mm.warmup_cosine_schedule(0.1, v), "total_steps", 5.0, 0),
+    "positive int (train step shards)": (lambda v: _train_step(shards=v), "shards", 2.0, 0),
+    "positive int (memory probe)": (lambda v: mm.attention_peak_memory(v, 64, 4), "num_tokens", 256.0, 0),
     "bounded int": (lambda v: mm.head_selection_matrix(4, 2, v), "head", 1.0, 2),
     "bounded int (data)": (lambda v: next(mm.iterate_batches((np.zeros(4),), 2, rank=v, world_size=2)),
                            "rank", "0", 2),

@@ -111,6 +111,38 @@ def test_train_step_applies_the_grad_reducer():
         np.testing.assert_array_equal(value, param.asnumpy())
 
 
+def test_train_step_with_shards_averages_the_shard_gradients_as_a_reducer_would():
+    """shards=2: (g_0 + g_1) x float32(1/2), the arithmetic of DistributedGradReducer over 2 ranks."""
+    x, y = _dense_problem()
+    model = _fresh_dense()
+    optimizer = mm.make_optimizer(model, lr=0.1, total_steps=2)
+    seen = []
+    step = mm.make_train_step(model, mm.cross_entropy, optimizer, grad_reducer=lambda g: seen.append(g) or g,
+                              shards=2)
+    reference = _fresh_dense()
+    reference_optimizer = mm.make_optimizer(reference, lr=0.1, total_steps=2)
+
+    def forward(inputs, labels):
+        return mm.cross_entropy(reference(inputs), labels)
+
+    grad_fn = mindspore.jit(mindspore.value_and_grad(forward, None, reference_optimizer.parameters))
+    half = len(x) // 2
+    loss = step(x, y)
+    (l0, g0), (l1, g1) = (grad_fn(Tensor(x[r * half:(r + 1) * half]), Tensor(y[r * half:(r + 1) * half]))
+                          for r in range(2))
+    inverse = Tensor(0.5, mindspore.float32)
+    for ours, a, b in zip(seen[0], g0, g1):
+        np.testing.assert_array_equal(ours.asnumpy(), ((a + b) * inverse).asnumpy())  # the same bits
+    assert float(loss.asnumpy()) == float(((l0 + l1) * inverse).asnumpy())
+    whole = grad_fn(Tensor(x), Tensor(y))[1]  # the whole batch at once: equal up to summation order
+    for ours, g in zip(seen[0], whole):
+        np.testing.assert_allclose(ours.asnumpy(), g.asnumpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="the batch size=5 must be divisible by shards=2"):
+        step(x[:5], y[:5])
+    with pytest.raises(ValueError, match="shards"):
+        mm.make_train_step(model, mm.cross_entropy, optimizer, shards=0)
+
+
 def test_make_train_step_rejects_bad_arguments():
     model = _fresh_dense()
     optimizer = mm.make_optimizer(model, lr=0.1, total_steps=2)
