@@ -49,7 +49,7 @@ from .model.vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E
 from .model.timm_weights import load_timm_weights, timm_state_dict  # noqa: E402
 from .model.cost import attention_flops  # noqa: E402
 from .model.jit import jit_compile  # noqa: E402
-from .data import iterate_batches, load_digits, reverse_task  # noqa: E402
+from .data import iterate_batches, load_digits, offset_pair_task, reverse_task  # noqa: E402
 from .training import (  # noqa: E402
     DIGITS_RECIPE,
     confusion_matrix,
@@ -104,6 +104,7 @@ __all__ = [
     # data and training
     "load_digits",
     "reverse_task",
+    "offset_pair_task",
     "iterate_batches",
     "DIGITS_RECIPE",
     "cross_entropy",
