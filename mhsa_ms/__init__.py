@@ -51,7 +51,7 @@ from .model.timm_weights import load_timm_weights, timm_state_dict  # noqa: E402
 from .model.cost import attention_flops  # noqa: E402
 from .model.memory import attention_peak_memory  # noqa: E402
 from .model.jit import jit_compile  # noqa: E402
-from .data import iterate_batches, load_digits, reverse_task, sort_task  # noqa: E402
+from .data import iterate_batches, load_digits, offset_pair_task, reverse_task, sort_task  # noqa: E402
 from .training import (  # noqa: E402
     DIGITS_RECIPE,
     confusion_matrix,
@@ -111,6 +111,7 @@ __all__ = [
     "load_digits",
     "reverse_task",
     "sort_task",
+    "offset_pair_task",
     "iterate_batches",
     "DIGITS_RECIPE",
     "cross_entropy",

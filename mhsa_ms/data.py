@@ -23,10 +23,12 @@ from ._checks import (
     check_divisible,
     check_instance,
     check_int,
+    check_length,
     check_number,
     check_positive_int,
     check_same,
     check_seed,
+    check_value,
 )
 
 # SHA-256 of the digits as uint8 bytes: the (1797, 8, 8) pixels (0..16) then the
@@ -137,6 +139,58 @@ def sort_task(num_samples, length, vocab_size, seed=0):
     rng = np.random.default_rng(seed)
     inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
     return inputs, np.sort(inputs, axis=1)  # (n, N): ascending along N
+
+
+def offset_pair_task(num_samples, length, vocab_size, offsets=(-1, 2), seed=0):
+    r"""A generated toy task: name the two tokens found at two offsets from each position.
+
+    Tokens are drawn uniformly from 0..vocab_size-1.  With ``offsets = (a, b)``
+    the target at position t is the pair (x[t+a], x[t+b]), positions taken
+    modulo ``length`` (the sequence wraps around), coded as one class
+
+    .. math:: y_t = V \cdot x_{(t+a) \bmod N} + x_{(t+b) \bmod N} \in \{0, \dots, V^2 - 1\}
+
+    so that ``y // V`` is the first token and ``y % V`` the second.  Every
+    output must gather from two different relative positions: one attention
+    head returns a single weighted average of the values, in which the two
+    tokens are mixed, while two heads can read one position each.  Lesson 3
+    trains one, two, four and eight heads on it at the same width.
+
+    Args:
+        num_samples: number of sequences n.
+        length: tokens per sequence N (>= 2).
+        vocab_size: number of token ids V (>= 2); there are V**2 target classes.
+        offsets: two ints (a, b), different modulo ``length``.
+        seed: seed of ``numpy.random.default_rng``; the same seed gives the same arrays.
+
+    Returns:
+        (inputs, targets), both (num_samples, length) int32.
+
+    >>> import mhsa_ms as mm
+    >>> inputs, targets = mm.offset_pair_task(1, 5, 10, offsets=(-1, 2), seed=0)
+    >>> inputs.tolist()
+    [[8, 6, 5, 2, 3]]
+    >>> targets.tolist()                     # position 0: x[-1 mod 5] = 3, x[2] = 5 -> 3 * 10 + 5
+    [[35, 82, 63, 58, 26]]
+    """
+    check_positive_int("num_samples", num_samples)
+    check_int("length", length, minimum=2)
+    check_int("vocab_size", vocab_size, minimum=2)
+    check_instance("offsets", offsets, (tuple, list), "a pair of ints (a, b)")
+    check_length("offsets", offsets, 2, "the two relative positions a and b")
+    for index, offset in enumerate(offsets):
+        check_int(f"offsets[{index}]", offset)
+    first, second = offsets
+    check_value("offsets", offsets, (first - second) % length != 0,
+                f"two positions different modulo length={length}")
+    check_seed(seed)
+    rng = np.random.default_rng(seed)
+    inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
+    positions = np.arange(length)  # (N,)
+    left = inputs[:, (positions + first) % length]  # (n, N): x[t + a], wrapping around
+    right = inputs[:, (positions + second) % length]  # (n, N): x[t + b], wrapping around
+    targets = (vocab_size * left + right).astype(np.int32)  # (n, N): one class per pair
+    return inputs, targets
 
 
 def iterate_batches(arrays, batch_size, shuffle=True, seed=0, rank=0, world_size=1, drop_last=True):

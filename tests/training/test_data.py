@@ -86,6 +86,52 @@ def test_reverse_task_rejects_bad_arguments(kwargs, name):
         mm.reverse_task(**kwargs)
 
 
+@pytest.mark.parametrize("offsets", [(-1, 2), (3, 0), (-4, 9)])
+def test_offset_pair_task_names_the_tokens_at_both_offsets(offsets):
+    length, vocab = 7, 5
+    inputs, targets = mm.offset_pair_task(200, length, vocab, offsets=offsets, seed=3)
+    assert inputs.shape == targets.shape == (200, length)
+    assert inputs.dtype == targets.dtype == np.int32
+    assert inputs.min() >= 0 and inputs.max() <= vocab - 1 and len(np.unique(inputs)) == vocab
+    first, second = offsets
+    for t in range(length):  # an independent loop over positions, wrapping by hand
+        left = inputs[:, (t + first + 10 * length) % length]
+        right = inputs[:, (t + second + 10 * length) % length]
+        np.testing.assert_array_equal(targets[:, t] // vocab, left)
+        np.testing.assert_array_equal(targets[:, t] % vocab, right)
+    assert targets.min() >= 0 and targets.max() <= vocab * vocab - 1
+    again, again_targets = mm.offset_pair_task(200, length, vocab, offsets=offsets, seed=3)
+    other, _ = mm.offset_pair_task(200, length, vocab, offsets=offsets, seed=4)
+    np.testing.assert_array_equal(again, inputs)
+    np.testing.assert_array_equal(again_targets, targets)
+    assert not np.array_equal(other, inputs)
+
+
+def test_offset_pair_task_is_ordered():
+    # (a, b) and (b, a) name the same two tokens in the other order: different classes
+    inputs, targets = mm.offset_pair_task(50, 6, 4, offsets=(-1, 2), seed=0)
+    same_inputs, swapped = mm.offset_pair_task(50, 6, 4, offsets=(2, -1), seed=0)
+    np.testing.assert_array_equal(same_inputs, inputs)
+    np.testing.assert_array_equal(swapped, 4 * (targets % 4) + targets // 4)
+    assert not np.array_equal(swapped, targets)
+
+
+@pytest.mark.parametrize("kwargs, name, error", [
+    (dict(num_samples=0, length=3, vocab_size=4), "num_samples", ValueError),
+    (dict(num_samples=2, length=1, vocab_size=4), "length", ValueError),
+    (dict(num_samples=2, length=3, vocab_size=1), "vocab_size", ValueError),
+    (dict(num_samples=2, length=4, vocab_size=4, seed=-1), "seed", ValueError),
+    (dict(num_samples=2, length=3, vocab_size=4), "offsets", ValueError),  # default (-1, 2): -1 == 2 mod 3
+    (dict(num_samples=2, length=3, vocab_size=4, offsets=(1,)), "offsets", ValueError),
+    (dict(num_samples=2, length=3, vocab_size=4, offsets=(1, 4)), "offsets", ValueError),  # 1 == 4 mod 3
+    (dict(num_samples=2, length=3, vocab_size=4, offsets=1), "offsets", TypeError),
+    (dict(num_samples=2, length=3, vocab_size=4, offsets=(1, 2.0)), r"offsets\[1\]", TypeError),
+])
+def test_offset_pair_task_rejects_bad_arguments(kwargs, name, error):
+    with pytest.raises(error, match=name):
+        mm.offset_pair_task(**kwargs)
+
+
 def _batches(n, batch_size, **kwargs):
     x = np.arange(n)
     return [b[0].tolist() for b in mm.iterate_batches((x, x * 10), batch_size, **kwargs)]
