@@ -46,7 +46,7 @@ from .model.positional import (  # noqa: E402
 )
 from .model.token_encoder import TokenEncoder  # noqa: E402
 from .model.seq2seq import Seq2SeqTransformer, shift_right  # noqa: E402
-from .model.vit import VIT_PRESETS, PatchEmbedding, VisionTransformer  # noqa: E402
+from .model.vit import VIT_PRESETS, PatchEmbedding, VisionTransformer, attention_rollout  # noqa: E402
 from .model.timm_weights import load_timm_weights, timm_state_dict  # noqa: E402
 from .model.cost import attention_flops  # noqa: E402
 from .model.memory import attention_peak_memory  # noqa: E402
@@ -102,6 +102,7 @@ __all__ = [
     "PatchEmbedding",
     "VisionTransformer",
     "VIT_PRESETS",
+    "attention_rollout",
     "load_timm_weights",
     "timm_state_dict",
     "attention_flops",
