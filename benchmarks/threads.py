@@ -63,6 +63,13 @@ class BackgroundLoad:
         return False
 
 
+def _sum_loss(mha):
+    """inputs -> mha(inputs)[0].sum(): a closure, as mindspore.jit wants it (no default arguments)."""
+    def loss(inputs):
+        return mha(inputs, need_weights=False)[0].sum()
+    return loss
+
+
 def _median_ms(fn, calls, repeats=5):
     for _ in range(3):
         fn()
@@ -91,8 +98,7 @@ def child(policy, quick):
         mha = mm.MultiHeadAttention(width, heads)
         x = mindspore.Tensor(np.random.default_rng(0).normal(size=(batch, tokens, width)).astype(np.float32))
 
-        def loss(inputs, mha=mha):
-            return mha(inputs, need_weights=False)[0].sum()
+        loss = _sum_loss(mha)
 
         step = mm.jit_compile(mindspore.value_and_grad(loss, 0, mha.trainable_params()))
 
