@@ -10,6 +10,7 @@ Without torch and timm (optional yardsticks, never requirements) only mm is time
 import argparse
 import os
 import sys
+import types
 
 os.environ.setdefault("GLOG_v", "4")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see attention.py: torch's spinning threads
@@ -22,11 +23,20 @@ from _common import interleaved, write_json  # noqa: E402
 
 
 def _timm():
+    """(torch, timm), or (None, None) where they are not installed."""
     try:
-        import timm
         import torch
     except ImportError:
         return None, None
+    # PyPI's torchvision wheels link CUDA torch: next to the CPU torch wheel their C++ ops cannot
+    # load and importing torchvision fails while registering fake kernels for them.  timm imports
+    # torchvision but its ViT uses none of those ops: skip the registrations (as
+    # tests/fixtures/timm_vit/make_fixture.py does).
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    try:
+        import timm
+    except ImportError:
+        return torch, None
     return torch, timm
 
 
@@ -44,6 +54,8 @@ def main(argv=None):
     model = mm.VisionTransformer.from_preset("vit_ti_16")
     model.set_train(False)
     torch, timm = _timm()
+    if timm is None:
+        torch = None
     runs, agreement = {}, None
     if timm is not None:
         torch.manual_seed(0)

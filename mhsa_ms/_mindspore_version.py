@@ -28,18 +28,21 @@ _DISTRIBUTIONS = ("mindspore", "mindspore-gpu", "mindspore-ascend", "mindspore-d
 def version_tuple(version):
     """(major, minor, patch) of a version string such as '2.7.0', '2.10.0rc1' or '2.8.0.dev2025'.
 
-    >>> version_tuple("2.10.0rc1"), version_tuple("2.7")
-    ((2, 10, 0), (2, 7, 0))
+    None for a string that does not start with a number.
+
+    >>> version_tuple("2.10.0rc1"), version_tuple("2.7"), version_tuple("unknown")
+    ((2, 10, 0), (2, 7, 0), None)
     """
+    if not re.match(r"\s*\d", version):
+        return None
     numbers = [int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3]]
-    if not numbers or not re.match(r"\s*\d", version):
-        raise ValueError(f"version must start with a number, got {version!r}")
     return tuple(numbers + [0] * (3 - len(numbers)))
 
 
 def supported(version):
     """Whether MindSpore ``version`` (a string) lies in the supported range."""
-    return MINIMUM <= version_tuple(version)[:2] < BELOW
+    numbers = version_tuple(version)
+    return numbers is not None and MINIMUM <= numbers[:2] < BELOW
 
 
 def installed_version():
@@ -70,11 +73,7 @@ def check_mindspore_version(version=None):
             f"mhsa_ms needs MindSpore {SUPPORTED_RANGE}, and MindSpore is not installed; "
             f"install it with: pip install 'mindspore{SUPPORTED_RANGE}'"
         )
-    try:
-        ok = supported(version)
-    except ValueError:
-        ok = False
-    if not ok:
+    if not supported(version):
         raise ImportError(
             f"mhsa_ms supports MindSpore {SUPPORTED_RANGE} (tested on 2.7 to 2.10), "
             f"but MindSpore {version} is installed; "

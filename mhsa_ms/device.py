@@ -23,12 +23,23 @@ CPU_THREAD_POLICIES = ("auto", "mindspore")
 
 
 def default_cpu_threads(cores=None):
-    """The number of MindSpore CPU kernel threads ``use_device()`` sets by default.
+    """The number of MindSpore CPU kernel threads ``use_device()`` sets by default: half the cores, at least 1.
 
-    POLICY_PLACEHOLDER
+    MindSpore's own pool (up to 25 threads) splits every kernel across its threads and waits for
+    all of them; when the cores are busy (other programs, a shared notebook) a descheduled pool
+    thread stalls each kernel for a scheduler time slice, which added a fixed 20-30 ms to every
+    jitted forward+backward on 2 cores.  Measured on 2 cores, quiet and under one busy process per
+    core (``benchmarks/threads.py``, docs/performance.md), one kernel thread was the fastest for
+    the course's work: the digits ViT training step 3-4.5x faster, the lesson-shape forward+backward
+    without the fixed cost.  Half the cores leaves the other half to the rest of the machine on
+    larger ones (not measured here: only 2-core machines were available).
+
+    >>> [default_cpu_threads(cores) for cores in (1, 2, 4, 16)]
+    [1, 1, 2, 8]
     """
-    cores = cores or os.cpu_count() or 1
-    return 1
+    if cores is None:  # the cores this process may run on (a container's cpuset), else all
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // 2)
 
 
 def _apply_cpu_threads(cpu_threads):
