@@ -8,6 +8,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
+# The oldest MindSpore of the supported range (mhsa_ms/_mindspore_version.py, requirements.txt):
+# `make test` also runs the package's tests and two lessons on it, in a venv of its own that
+# is created once (the stamp records it) and refreshed only when the requirements change.
+OLDEST_MINDSPORE := 2.7.0
+OLDEST_VENV := .venv-oldest
+OLDEST_STAMP := $(OLDEST_VENV)/.installed
+OLDEST_LESSONS := lessons/00_setup.ipynb lessons/04_multi_head_module.ipynb
 LEARNER_PACKAGES := fonts-noto-cjk
 LEARNER_STAMP := $(VENV)/.learner-packages
 
@@ -28,7 +35,7 @@ EDITIONS = $(notdir $(wildcard lessons/zh lessons/en))
 export GLOG_v := 4
 export IPYKERNEL_CELL_NAME := <IPY-INPUT>
 
-.PHONY: lab test test-package test-lessons outputs slides catalogs
+.PHONY: lab test test-package test-lessons test-oldest outputs slides catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +44,17 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+# Installing the requirements next to MindSpore $(OLDEST_MINDSPORE) must keep it (the range, not a pin):
+# the recipe checks that it did.
+$(OLDEST_STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --upgrade --quiet pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet "mindspore==$(OLDEST_MINDSPORE)" "numpy<2"
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	$(OLDEST_VENV)/bin/python -c "import importlib.metadata as m, sys; v = m.version('mindspore'); \
+	    sys.exit(0 if v == '$(OLDEST_MINDSPORE)' else 'installing requirements.txt replaced MindSpore $(OLDEST_MINDSPORE) by ' + v)"
+	touch $(OLDEST_STAMP)
 
 $(SYSTEM_STAMP): system-packages.txt | $(BIN)/python
 	@sh scripts/install-system-packages.sh system-packages.txt $(SYSTEM_STAMP)
@@ -57,6 +75,13 @@ test test-lessons: export MHSA_MS_FAST := 1
 test: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/python -m pytest --doctest-modules mhsa_ms mhsa_tools tests \
 	    --nbval lessons --nbval-sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300
+	$(MAKE) --no-print-directory test-oldest
+
+# The package's own tests (those that run MindSpore) and two lessons on the oldest supported MindSpore.
+test-oldest: export MHSA_MS_FAST := 1
+test-oldest: $(OLDEST_STAMP) $(SYSTEM_STAMP)
+	$(OLDEST_VENV)/bin/python -m pytest --doctest-modules mhsa_ms tests/model tests/course tests/training \
+	    --nbval $(OLDEST_LESSONS) --nbval-sanitize-with lessons/nbval_sanitize.cfg --nbval-cell-timeout=300
 
 test-package: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/python -m pytest --doctest-modules mhsa_ms mhsa_tools tests

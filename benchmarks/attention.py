@@ -182,20 +182,18 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="where to write the JSON result")
     parser.add_argument("--no-torch", action="store_true", help="leave torch out even if it is installed")
     parser.add_argument("--threads", type=int, default=None,
-                        help="kernel threads of MindSpore and torch (default: their own choice); 1 takes "
-                             "thread wake-ups and spin-waits out of the comparison on a busy machine")
+                        help="kernel threads of MindSpore and torch (default: mm.use_device()'s policy for "
+                             "MindSpore, torch's own choice)")
+    parser.add_argument("--sizes", type=int, nargs="*", default=None,
+                        help="the N of the sweep at D = 192 (default 64 ... 2048; --quick: 256 1024)")
     args = parser.parse_args(argv)
-    device = mm.use_device()
-    if args.threads:
-        from mindspore.device_context.cpu import op_tuning
-
-        op_tuning.threads_num(args.threads)
-        if torch is not None:
-            torch.set_num_threads(args.threads)
+    device = mm.use_device(cpu_threads=args.threads or "auto")
+    if args.threads and torch is not None:
+        torch.set_num_threads(args.threads)
     mm.seed_everything(0)
     budget = 1.5 if args.quick else 6.0
     shapes = [("lesson", 3, 4, 16, 8), ("ViT-Ti", 8, 197, 192, 3)]
-    sweep = (256, 1024) if args.quick else (64, 128, 256, 512, 1024, 2048)
+    sweep = args.sizes if args.sizes is not None else (256, 1024) if args.quick else (64, 128, 256, 512, 1024, 2048)
     shapes += [(f"N={n}", 1, n, 192, 3) for n in sweep]
 
     matmul = matmul_gflops(budget)
@@ -230,7 +228,7 @@ def main(argv=None):
         line += [f"{row['gflops']['mm jit']:.1f}",
                  f"{row['matmul_gflops']:.1f}" if row["matmul_gflops"] else ""]
         lines.append(line)
-    print(f"Attention on {device} ({args.threads or 'default'} kernel threads); matmul 1024^3: " +
+    print(f"Attention on {device} ({mm.device_info()['cpu_threads']} MindSpore kernel threads); matmul 1024^3: " +
           ", ".join(f"{name} {value:.1f} GFLOP/s" for name, value in matmul.items()))
     print("ms.nn = the faster of mindspore.nn.MultiheadAttention eager and jit; a ratio A / B is A's time "
           "over B's (ms.nn / mm jit = 2: mm jit is twice as fast); medians of interleaved repetitions")
@@ -250,7 +248,7 @@ def main(argv=None):
           + ("; mm jit / torch {:.2f}x (<= 1.5x)".format(targets["vit_ti_fwd_bwd_mm_over_torch"]) if has_torch else "")
           + ("; N=1024 fwd at {:.0%} of matmul GFLOP/s (>= 40%)".format(targets["n1024_fwd_fraction_of_matmul"])
              if at_1024 else ""))
-    path = write_json("attention", {"device": device, "threads": args.threads, "matmul_gflops": matmul, "rows": rows,
+    path = write_json("attention", {"device": device, "threads": args.threads, "cpu_threads": mm.device_info()["cpu_threads"], "matmul_gflops": matmul, "rows": rows,
                                     "targets": targets, "torch": torch.__version__ if has_torch else None},
                       args.json)
     print(f"wrote {path}")

@@ -28,6 +28,12 @@ import os as _os
 # output comparison.  GLOG_v only works if set before mindspore is imported.
 _os.environ.setdefault("GLOG_v", "4")
 
+# One clear ImportError on a MindSpore outside the tested range (mhsa_ms/_mindspore_version.py),
+# before any module below imports MindSpore.
+from ._mindspore_version import check_mindspore_version as _check_mindspore_version  # noqa: E402
+
+_check_mindspore_version()
+
 from .device import available_backends, device_info, seed_everything, use_device  # noqa: E402
 from .model.functional import (  # noqa: E402
     causal_mask,

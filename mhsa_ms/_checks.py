@@ -140,6 +140,23 @@ def check_choice_any_case(name, value, choices):
         raise ValueError(f"{name} must be one of {tuple(choices)} (any case), got {value!r}")
 
 
+def check_int_or_choice(name, value, choices):
+    """A positive int, or one of the strings ``choices`` ("auto", ...).
+
+    >>> check_int_or_choice("cpu_threads", "all", ("auto", "mindspore"))
+    Traceback (most recent call last):
+    ValueError: cpu_threads must be a positive int or one of ('auto', 'mindspore'), got 'all'
+    """
+    if isinstance(value, str):
+        if value not in choices:
+            raise ValueError(f"{name} must be a positive int or one of {tuple(choices)}, got {value!r}")
+        return
+    if not _is_int(value):
+        raise TypeError(f"{name} must be a positive int or one of {tuple(choices)}, got {_got(value)}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive int or one of {tuple(choices)}, got {value}")
+
+
 def check_value(name, value, acceptable, expected):
     """A value of the right type that must also be ``acceptable`` (a bool the caller computed)."""
     if not acceptable:

@@ -11,11 +11,55 @@ import sys
 
 import numpy as np
 
-from ._checks import check_choice_any_case, check_seed
+from ._checks import check_choice_any_case, check_int_or_choice, check_seed
 
 _PREFERENCE = ("Ascend", "GPU", "CPU")
 _TARGET_NAMES = {name.lower(): name for name in _PREFERENCE}
 _chosen_device = None
+#: The CPU kernel-thread policy applied in this process (None until use_device ran on CPU).
+_cpu_threads_applied = None
+#: ``cpu_threads`` values other than a number of threads.
+CPU_THREAD_POLICIES = ("auto", "mindspore")
+
+
+def default_cpu_threads(cores=None):
+    """The number of MindSpore CPU kernel threads ``use_device()`` sets by default: half the cores, at least 1.
+
+    MindSpore's own pool (up to 25 threads) splits every kernel across its threads and waits for
+    all of them; when the cores are busy (other programs, a shared notebook) a descheduled pool
+    thread stalls each kernel for a scheduler time slice, which added a fixed 20-30 ms to every
+    jitted forward+backward on 2 cores.  Measured on 2 cores, quiet and under one busy process per
+    core (``benchmarks/threads.py``, docs/performance.md), one kernel thread was the fastest for
+    the course's work: the digits ViT training step 3-4.5x faster, the lesson-shape forward+backward
+    without the fixed cost.  Half the cores leaves the other half to the rest of the machine on
+    larger ones (not measured here: only 2-core machines were available).
+
+    >>> [default_cpu_threads(cores) for cores in (1, 2, 4, 16)]
+    [1, 1, 2, 8]
+    """
+    if cores is None:  # the cores this process may run on (a container's cpuset), else all
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // 2)
+
+
+def _apply_cpu_threads(cpu_threads):
+    """Set MindSpore's CPU kernel threads once per process; return the number set, or "mindspore"."""
+    global _cpu_threads_applied
+    if _cpu_threads_applied is not None:
+        return _cpu_threads_applied
+    if cpu_threads == "mindspore":
+        _cpu_threads_applied = "mindspore"
+        return _cpu_threads_applied
+    threads = default_cpu_threads() if cpu_threads == "auto" else int(cpu_threads)
+    from mindspore.device_context.cpu import op_tuning
+
+    try:
+        op_tuning.threads_num(threads)
+    except RuntimeError:  # set already in this process (by the learner): theirs stays
+        _cpu_threads_applied = "set before mm.use_device()"
+        return _cpu_threads_applied
+    _cpu_threads_applied = threads
+    return threads
 
 
 @contextlib.contextmanager
@@ -52,17 +96,23 @@ def available_backends():
     return found
 
 
-def use_device(target="auto"):
+def use_device(target="auto", cpu_threads="auto"):
     """Choose the device every later MindSpore op runs on and return its name.
 
     Args:
         target: "auto" (Ascend, then GPU, then CPU), or one of "Ascend",
             "GPU", "CPU" (any case).
+        cpu_threads: MindSpore's CPU kernel threads, set once per process on CPU:
+            "auto" (the default: :func:`default_cpu_threads`, the fastest measured
+            policy), "mindspore" (MindSpore's own thread pool) or a positive int.
 
     On CPU this also calls ``mindspore.runtime.launch_blocking()``: on a
     2-core machine asynchronous dispatch makes an eager multi-head attention
     forward 6-10x slower than launching its ops synchronously (measured by
-    ``benchmarks/dispatch.py``).
+    ``benchmarks/dispatch.py``), and sets the kernel threads (see
+    docs/performance.md: MindSpore's default pool adds a fixed 20-30 ms to
+    every jitted forward+backward when the cores are busy).
+    ``device_info()["cpu_threads"]`` tells the policy applied.
 
     Raises:
         TypeError: ``target`` is not a string.
@@ -74,6 +124,7 @@ def use_device(target="auto"):
     import mindspore
 
     check_choice_any_case("target", target, ("auto",) + _PREFERENCE)
+    check_int_or_choice("cpu_threads", cpu_threads, CPU_THREAD_POLICIES)
     backends = available_backends()
     if target.lower() == "auto":
         device = next(name for name in _PREFERENCE if name in backends)
@@ -107,6 +158,7 @@ def use_device(target="auto"):
             ) from None
     if device == "CPU":
         mindspore.runtime.launch_blocking()
+        _apply_cpu_threads(cpu_threads)
     _chosen_device = device
     return device
 
@@ -125,12 +177,20 @@ def seed_everything(seed):
 
 
 def device_info():
-    """Return a dict of MindSpore version, device, available backends and mode."""
+    """Return a dict of MindSpore version, device, available backends and mode.
+
+    ``mindspore_range`` is the range of MindSpore versions the course supports (in pip's
+    notation, as in requirements.txt); importing ``mhsa_ms`` outside it raises ImportError.
+    """
     import mindspore
+
+    from ._mindspore_version import SUPPORTED_RANGE
 
     mode = mindspore.get_context("mode")
     return {
         "mindspore": mindspore.__version__,
+        "mindspore_range": SUPPORTED_RANGE,
+        "cpu_threads": _cpu_threads_applied,
         "device": _chosen_device or mindspore.get_context("device_target"),
         "backends": available_backends(),
         "mode": "PYNATIVE (eager, mindspore.jit where it pays)" if mode == mindspore.PYNATIVE_MODE else "GRAPH",

@@ -144,6 +144,9 @@ def _add_slides(commands):
 
 
 _BENCHMARKS = ("attention", "training", "course", "dispatch", "grading")
+# More scripts of benchmarks/ by name: `bench` alone runs the targets (all of them in one table).
+_SCRIPTS = {"targets": "targets", "threads": "threads", "vit": "vit_forward", "device": "device_check",
+            **{name: name for name in _BENCHMARKS}}
 
 
 def _bench(args):
@@ -157,21 +160,28 @@ def _bench(args):
         return 1
     status = 0
     for name in _BENCHMARKS if args.benchmark == "all" else (args.benchmark,):
-        extra = ["--quick"] if args.quick and name != "course" else []
+        script = _SCRIPTS[name]
+        extra = ["--quick"] if args.quick and name not in ("course", "device") else []
         extra += ["--fast"] if args.quick and name == "course" else []
+        extra += ["--tiny"] if args.quick and name == "device" else []
         if args.out:
-            extra += ["--json", str(Path(args.out) / f"{name}.json")]
-        status = subprocess.run([sys.executable, str(folder / f"{name}.py"), *extra]).returncode or status
+            extra += ["--json", str(Path(args.out) / f"{script}.json")]
+        status = subprocess.run([sys.executable, str(folder / f"{script}.py"), *extra]).returncode or status
     return status
 
 
 def _add_bench(commands):
     bench = commands.add_parser("bench", help=_("run the benchmarks (benchmarks/*.py): print tables, write JSON"))
-    bench.add_argument("benchmark", nargs="?", default="attention", choices=(*_BENCHMARKS, "all"),
-                       help=_("attention (default): MHA vs mindspore.nn (and torch); training: ViT on digits; "
+    bench.add_argument("benchmark", nargs="?", default="targets", choices=(*_SCRIPTS, "all"),
+                       help=_("targets (default): every speed target in one table, measured in one run; "
+                              "attention: MHA vs mindspore.nn (and torch); training: ViT on digits; "
                               "course: each lesson's run time; dispatch: eager CPU with vs without "
-                              "launch_blocking; grading: the sandbox's cost, side by side; all: the five"))
-    bench.add_argument("--quick", action="store_true", help=_("fewer shapes / epochs (course: MHSA_MS_FAST=1)"))
+                              "launch_blocking; grading: the sandbox's cost, side by side; threads: the CPU "
+                              "kernel-thread policies, quiet and under load; vit: ViT-Ti/16 forward vs timm; "
+                              "device: the device check (parity, a lesson, attention, training; JSON report); "
+                              "all: attention, training, course, dispatch and grading"))
+    bench.add_argument("--quick", action="store_true",
+                       help=_("fewer shapes / epochs (course: MHSA_MS_FAST=1; device: --tiny)"))
     bench.add_argument("--out", default=None, help=_("folder of the JSON results (default benchmarks/results)"))
     bench.set_defaults(handler=_bench)
 

@@ -10,7 +10,9 @@ from mhsa_tools.cli import build_parser
 def test_bench_command_line():
     args = build_parser().parse_args(["bench", "training", "--quick"])
     assert (args.benchmark, args.quick, args.out) == ("training", True, None)
-    assert build_parser().parse_args(["bench"]).benchmark == "attention"
+    assert build_parser().parse_args(["bench"]).benchmark == "targets"  # every target in one table
+    for name in ("attention", "threads", "vit", "device", "all"):
+        assert build_parser().parse_args(["bench", name]).benchmark == name
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "nonsense"])
 
