@@ -91,3 +91,16 @@ def write_json(name, result, path=None):
                   date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), argv=sys.argv[1:])
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def median_ms(fn, calls, repeats=5, warmup=2):
+    """Median milliseconds per call of ``fn`` over ``repeats`` timings of ``calls`` calls each."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - start) / calls * 1e3)
+    return statistics.median(samples)

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from _common import write_json  # noqa: E402
+from _common import median_ms, write_json  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUSED_TOLERANCE = 2e-3  # the fused kernel computes in float16: about 3 decimal digits
@@ -111,20 +111,6 @@ def _sum_loss(mha):
     return loss
 
 
-def _median_ms(fn, calls, repeats):
-    import statistics
-
-    for _ in range(2):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        samples.append((time.perf_counter() - start) / calls * 1e3)
-    return statistics.median(samples)
-
-
 def check_attention(tiny):
     import mindspore
 
@@ -148,7 +134,7 @@ def check_attention(tiny):
             def run(fn=fn):
                 fn()
                 mindspore.runtime.synchronize()
-            ms = _median_ms(run, 2 if tiny else 5, 3 if tiny else 5)
+            ms = median_ms(run, 2 if tiny else 5, 3 if tiny else 5)
             row[f"{name}_ms"] = ms
             row[f"{name}_gflops"] = work / ms / 1e6
         rows.append(row)

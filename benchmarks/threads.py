@@ -28,7 +28,7 @@ import time
 os.environ.setdefault("GLOG_v", "4")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import table, write_json  # noqa: E402
+from _common import median_ms, table, write_json  # noqa: E402
 
 #: The policies compared: MindSpore's default thread pool, one kernel thread, one per core.
 POLICIES = ("mindspore-default", "1", "cores")
@@ -70,18 +70,6 @@ def _sum_loss(mha):
     return loss
 
 
-def _median_ms(fn, calls, repeats=5):
-    for _ in range(3):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        samples.append((time.perf_counter() - start) / calls * 1e3)
-    return statistics.median(samples)
-
-
 def child(policy, quick):
     """Time the course's work under ``policy`` in this process; print a JSON dict name -> ms."""
     import mindspore
@@ -106,7 +94,7 @@ def child(policy, quick):
             step(x)
             mindspore.runtime.synchronize()
 
-        result[label] = _median_ms(run, 5 if tokens > 100 else 20, 3 if quick else 5)
+        result[label] = median_ms(run, 5 if tokens > 100 else 20, 3 if quick else 5)
     digits = mm.load_digits()
     model = mm.VisionTransformer(**mm.VIT_PRESETS["digits"])
     optimizer = mm.make_optimizer(model, lr=1e-3, total_steps=10_000)
@@ -118,14 +106,14 @@ def child(policy, quick):
         train_step(images, labels)
         mindspore.runtime.synchronize()
 
-    result["digits ViT train step"] = _median_ms(train, 3, 3 if quick else 5)
+    result["digits ViT train step"] = median_ms(train, 3, 3 if quick else 5)
     a = mindspore.Tensor(np.random.default_rng(1).normal(size=(1024, 1024)).astype(np.float32))
 
     def matmul():
         mindspore.ops.matmul(a, a)
         mindspore.runtime.synchronize()
 
-    result["matmul 1024^3"] = _median_ms(matmul, 3, 3 if quick else 5)
+    result["matmul 1024^3"] = median_ms(matmul, 3, 3 if quick else 5)
     print(json.dumps(result))
 
 

@@ -89,6 +89,12 @@ def load_digits(test_fraction=0.25, seed=0):
     return Digits(x_train, y_train, x_test, y_test)
 
 
+def _random_tokens(num_samples, length, vocab_size, seed):
+    """(num_samples, length) int32 tokens drawn uniformly from 0..vocab_size-1 (the toy tasks' inputs)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
+
+
 def reverse_task(num_samples, length, vocab_size, seed=0):
     """A generated toy task: read a token sequence, output it reversed.
 
@@ -110,8 +116,7 @@ def reverse_task(num_samples, length, vocab_size, seed=0):
     check_positive_int("length", length)
     check_int("vocab_size", vocab_size, minimum=2)
     check_seed(seed)
-    rng = np.random.default_rng(seed)
-    inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
+    inputs = _random_tokens(num_samples, length, vocab_size, seed)  # (n, N)
     targets = np.ascontiguousarray(inputs[:, ::-1])  # (n, N): reversed along N
     return inputs, targets
 
@@ -136,8 +141,7 @@ def sort_task(num_samples, length, vocab_size, seed=0):
     check_positive_int("length", length)
     check_int("vocab_size", vocab_size, minimum=2)
     check_seed(seed)
-    rng = np.random.default_rng(seed)
-    inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
+    inputs = _random_tokens(num_samples, length, vocab_size, seed)  # (n, N)
     return inputs, np.sort(inputs, axis=1)  # (n, N): ascending along N
 
 
@@ -184,8 +188,7 @@ def offset_pair_task(num_samples, length, vocab_size, offsets=(-1, 2), seed=0):
     check_value("offsets", offsets, (first - second) % length != 0,
                 f"two positions different modulo length={length}")
     check_seed(seed)
-    rng = np.random.default_rng(seed)
-    inputs = rng.integers(0, vocab_size, size=(num_samples, length)).astype(np.int32)  # (n, N)
+    inputs = _random_tokens(num_samples, length, vocab_size, seed)  # (n, N)
     positions = np.arange(length)  # (N,)
     left = inputs[:, (positions + first) % length]  # (n, N): x[t + a], wrapping around
     right = inputs[:, (positions + second) % length]  # (n, N): x[t + b], wrapping around
