@@ -14,7 +14,8 @@ read-only                      ``/usr`` (with the ``/bin``, ``/lib``... links), 
 writable, size-limited tmpfs   ``/grading/scratch`` (:data:`SCRATCH_MB`: HOME, TMPDIR, ``/tmp``
                                links there, the kernel's working folder ``work/``),
                                ``/grading/answers`` (:data:`ANSWERS_MB`), ``/dev/shm``
-                               (:data:`SHM_MB`)
+                               (:data:`SHM_MB`); ``/tmp`` itself (:data:`TMP_MB`) only when
+                               the Python installation or the venv lives under the host's /tmp
 own                            ``/proc`` of its pid namespace, a minimal ``/dev``
 =============================  ==========================================================
 
@@ -46,6 +47,10 @@ NOBODY_UID = NOBODY_GID = 65534  # on the host, when the grader runs as root
 SCRATCH_MB = 512  # HOME, TMPDIR, /tmp and the kernel's working folder together
 ANSWERS_MB = 33  # the answer files (at most 32 MiB are taken) and their folder entries
 SHM_MB = 64
+# /tmp is a link into scratch, unless the Python installation or the venv lives under the host's
+# /tmp (a CI checkout there, say): they are mounted at their host paths, so /tmp is then a
+# directory, made a tmpfs of this size of its own (TMPDIR still points into scratch).
+TMP_MB = 64
 GRADING = "/grading"
 SCRATCH, ANSWERS, CASES = f"{GRADING}/scratch", f"{GRADING}/answers", f"{GRADING}/cases"
 PACKAGE, PLUGIN = f"{GRADING}/package", f"{GRADING}/plugin"
@@ -157,10 +162,15 @@ def allow_list(support, run_dir, cases_dir, font_caches=()):
     mounts += [Mount("ro", f"/etc/{name}", str(Path(support) / "etc" / name))
                for name in ("passwd", "group", "hosts", "nsswitch.conf")]
     mounts += [Mount("proc", "/proc"), Mount("dev", "/dev"), Mount("tmpfs", "/dev/shm", size=SHM_MB << 20)]
-    mounts += [Mount("ro", path, path) for path in python_dirs()]
+    pythons = python_dirs()
+    python_under_tmp = any(_under(path, "/tmp") for path in pythons)
+    if python_under_tmp:  # before the Python mounts, which then sit inside it
+        mounts.append(Mount("tmpfs", "/tmp", size=TMP_MB << 20))
+    mounts += [Mount("ro", path, path) for path in pythons]
     mounts.append(Mount("tmpfs", SCRATCH, size=SCRATCH_MB << 20))
     mounts += [Mount("dir", f"{SCRATCH}/{name}") for name in SCRATCH_DIRS]
-    mounts.append(Mount("symlink", "/tmp", f"{SCRATCH}/tmp"))
+    if not python_under_tmp:
+        mounts.append(Mount("symlink", "/tmp", f"{SCRATCH}/tmp"))
     mounts += [Mount("ro", f"{WORK}/{name}", str(Path(run_dir) / name)) for name in ("graded.ipynb", "pytest.ini")]
     mounts += [Mount("ro", f"{SCRATCH}/cache/matplotlib/{Path(cache).name}", str(cache)) for cache in font_caches]
     mounts += [Mount("tmpfs", ANSWERS, size=ANSWERS_MB << 20), Mount("ro", CASES, str(cases_dir)),

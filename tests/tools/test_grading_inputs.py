@@ -11,9 +11,11 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -147,13 +149,32 @@ def test_the_allow_list_shows_no_home_repository_or_submissions(tmp_path):
     assert str(ROOT) not in sources and "/" not in sources and "/home" not in sources and "/root" not in sources
     assert not [source for source in sources if source.startswith(str(ROOT) + "/") and ".venv" not in source]
     writable = {mount.dest: mount.size for mount in mounts if mount.kind == "tmpfs"}
+    own_tmp = {"/tmp": sandbox.TMP_MB << 20} if any(path.startswith("/tmp/") for path in sandbox.python_dirs()) else {}
     assert writable == {"/dev/shm": sandbox.SHM_MB << 20, sandbox.SCRATCH: sandbox.SCRATCH_MB << 20,
-                        sandbox.ANSWERS: sandbox.ANSWERS_MB << 20}
+                        sandbox.ANSWERS: sandbox.ANSWERS_MB << 20, **own_tmp}
     argv = sandbox.bwrap_argv(mounts, ["true"])
     for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"):
         assert flag in argv
     assert argv[argv.index("--cap-drop") + 1] == "ALL" and argv[argv.index("--uid") + 1] == "1000"
     assert argv[argv.index("--remount-ro") + 1] == "/"
+
+
+def test_a_venv_under_tmp_gets_a_tmp_of_its_own(tmp_path, monkeypatch, system_commands):
+    """A checkout (and its .venv) under the host's /tmp: the venv is mounted at its host path, so
+    the sandbox's /tmp cannot be the link into scratch; it is a small tmpfs holding that mount."""
+    venv = Path(tempfile.mkdtemp(prefix="mhsa-ms-venv-", dir="/tmp"))
+    try:
+        real = sandbox.python_dirs()
+        monkeypatch.setattr(sandbox, "python_dirs", lambda: sorted({*real, str(venv)}))
+        support = sandbox.prepare_support(tmp_path / "support")
+        mounts = sandbox.allow_list(support, tmp_path / "run", tmp_path / "cases")
+        dests = [(mount.kind, mount.dest) for mount in mounts]
+        assert ("tmpfs", "/tmp") in dests and not [dest for kind, dest in dests if kind == "symlink" and dest == "/tmp"]
+        assert dests.index(("tmpfs", "/tmp")) < dests.index(("ro", str(venv)))
+        system_commands("bubblewrap")  # and a real sandbox starts with it (it did not: "Can't make symlink at /tmp")
+        assert sandbox._probe(shutil.which("bwrap")) == (True, "")
+    finally:
+        shutil.rmtree(venv)
 
 
 def test_csv_cells_never_start_a_formula(tmp_path):
