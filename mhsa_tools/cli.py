@@ -55,6 +55,9 @@ def _grade(args):
 
     stopped = []
     previous = signal.signal(signal.SIGTERM, terminate)
+    # Ctrl-C stops grading even where the caller started us with SIGINT ignored (a background job
+    # of a shell without job control, a CI runner), in which case Python installs no handler itself.
+    previous_interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     status = 0
     try:
         results = grade(args.submissions, lessons_dir=args.lessons, timeout=args.timeout, jobs=args.jobs,
@@ -70,6 +73,7 @@ def _grade(args):
         return 143 if stopped else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
     write_csv(results, args.out)
     feedback = Path(args.feedback) if args.feedback else Path(args.out).with_name("feedback")
     write_feedback(results, feedback)

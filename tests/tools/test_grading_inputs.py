@@ -240,7 +240,10 @@ def test_interrupt_stops_at_once_and_writes_what_was_graded(tmp_path, student, h
     grades.parent.mkdir()
     command = [sys.executable, "-m", "mhsa_tools", "grade", str(subs), "--out", str(grades), "--lessons",
                str(FIXTURES), "--timeout", "300"] + (["--no-sandbox"] if isolation == "no-sandbox" else [])
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # Started with SIGINT ignored, as a shell without job control starts a background job (`cmd &`,
+    # a CI runner): Ctrl-C must stop grading all the same.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     os.set_blocking(process.stderr.fileno(), False)
     err, seen, deadline = b"", set(), time.monotonic() + 240
     while b"1/4" not in err and time.monotonic() < deadline and process.poll() is None:
