@@ -248,6 +248,9 @@ def layer_norm_numpy(x, gamma, beta, eps=1e-5):
     return gamma * (x - mean) / x.std(axis=-1, keepdims=True) + beta
 """, "add epsilon to the variance"), (
         "MindSpore's LayerNorm", """
+from mindspore import Tensor, nn
+
+
 def layer_norm_numpy(x, gamma, beta, eps=1e-5):
     norm = nn.LayerNorm((x.shape[-1],), epsilon=eps)
     norm.gamma.set_data(Tensor(gamma.astype(np.float32)))
