@@ -14,21 +14,21 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 OLDEST_MINDSPORE := 2.7.0
 OLDEST_VENV := .venv-oldest
 OLDEST_STAMP := $(OLDEST_VENV)/.installed
-OLDEST_LESSONS := lessons/00_setup.ipynb lessons/04_multi_head_module.ipynb
+OLDEST_LESSONS := lessons/en/00_setup.ipynb lessons/en/04_multi_head_module.ipynb
 LEARNER_PACKAGES := fonts-noto-cjk
 LEARNER_STAMP := $(VENV)/.learner-packages
 
 # The learner's language, read as the package reads it (mhsa_ms/i18n.py): MHSA_MS_LANG, else
 # the locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG); zh for any Chinese one, else en. Pick the
 # other with `make lab MHSA_MS_LANG=en` (or zh). `make lab` opens that edition of the lessons,
-# lessons/zh or lessons/en, where there is one (else lessons/), and JupyterLab's own menus in it.
+# lessons/zh or lessons/en, and JupyterLab's own menus in it.
 LAB_LANGUAGE := $(if $(filter zh% ZH%,$(firstword $(subst :, ,$(or $(MHSA_MS_LANG),$(LANGUAGE),$(LC_ALL),$(LC_MESSAGES),$(LANG))))),zh,en)
-LAB_LESSONS := $(or $(wildcard lessons/$(LAB_LANGUAGE)),lessons)
+LAB_LESSONS := lessons/$(LAB_LANGUAGE)
 LAB_LOCALE := $(if $(filter zh,$(LAB_LANGUAGE)),zh_CN,en)
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
-# Every lesson of every edition, and the editions that have a folder of their own.
-LESSON_NOTEBOOKS = $(wildcard lessons/[0-9][0-9]_*.ipynb lessons/*/[0-9][0-9]_*.ipynb)
-EDITIONS = $(notdir $(wildcard lessons/zh lessons/en))
+# The two editions of the course, lessons/zh (简体中文) and lessons/en (English), and their lessons.
+EDITIONS := zh en
+LESSON_NOTEBOOKS = $(foreach edition,$(EDITIONS),$(wildcard lessons/$(edition)/[0-9][0-9]_*.ipynb))
 
 # Quiet MindSpore's C++ logs (must be set before it is imported) and keep
 # IPython's cell file names stable, so nbval compares like with like.
@@ -99,10 +99,10 @@ outputs: $(STAMP)
 	done
 
 # One self-contained, offline HTML deck per lesson, from the cells marked with slideshow metadata
-# (the first build runs `npm ci` for reveal.js, KaTeX and the Chinese web font): slides/zh/ and
-# slides/en/ from lessons/zh/ and lessons/en/ where the editions have folders, else slides/ from lessons/.
+# (the first build runs `npm ci` for reveal.js, KaTeX and the Chinese web font): slides/zh/ from
+# lessons/zh/ and slides/en/ from lessons/en/.
 slides: $(STAMP) $(SYSTEM_STAMP)
-	$(if $(EDITIONS),$(foreach edition,$(EDITIONS),$(BIN)/mhsa-ms slides --lessons lessons/$(edition) --out slides/$(edition) &&) true,$(BIN)/mhsa-ms slides)
+	$(foreach edition,$(EDITIONS),$(BIN)/mhsa-ms slides --lessons lessons/$(edition) --out slides/$(edition) &&) true
 
 # The message catalogs (docs/i18n.md): the _() and N_() messages of each package are
 # extracted, merged into its Chinese catalog <package>/locale/zh_CN/LC_MESSAGES/<package>.po

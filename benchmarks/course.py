@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import table, write_json  # noqa: E402
 
-LESSONS = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS = Path(__file__).resolve().parent.parent / "lessons" / "en"
 LESSON_BUDGET_S, COURSE_BUDGET_S = 90.0, 360.0
 
 

@@ -85,9 +85,9 @@ def check_parity(tiny):
 def check_lesson(lesson, device):
     if lesson == "none":
         return {"status": "skipped", "reason": "--lesson none"}
-    found = sorted(glob.glob(os.path.join(ROOT, "lessons", f"{lesson}_*.ipynb")))
+    found = sorted(glob.glob(os.path.join(ROOT, "lessons", "en", f"{lesson}_*.ipynb")))
     if not found:
-        return {"status": "failed", "reason": f"no lesson lessons/{lesson}_*.ipynb"}
+        return {"status": "failed", "reason": f"no lesson lessons/en/{lesson}_*.ipynb"}
     env = dict(os.environ, MHSA_MS_FAST="1", GLOG_v="4", IPYKERNEL_CELL_NAME="<IPY-INPUT>")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", found[0],
                "--nbval-sanitize-with", os.path.join(ROOT, "lessons", "nbval_sanitize.cfg"),

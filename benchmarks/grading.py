@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import interleaved, table, write_json  # noqa: E402
 
-LESSONS = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS = Path(__file__).resolve().parent.parent / "lessons" / "en"
 
 
 def sandbox_start(root):

@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from .i18n import gettext as _
+from .i18n import language_from_environment as language
 
 
 def _in_worker(code, argv):
@@ -141,9 +142,11 @@ def _slides(args):
 def _add_slides(commands):
     slides = commands.add_parser("slides", help=_("build one offline HTML slide deck per lesson notebook"))
     slides.add_argument("notebooks", nargs="*", help=_("notebooks (default: every NN_name.ipynb of --lessons)"))
-    slides.add_argument("--lessons", default="lessons",
-                        help=_("folder of the lessons, one edition (default lessons; e.g. lessons/zh)"))
-    slides.add_argument("--out", default="slides", help=_("folder of the decks (default slides; e.g. slides/zh)"))
+    slides.add_argument("--lessons", default=f"lessons/{language()}",
+                        help=_("folder of the lessons, one edition (default: the edition of your language, "
+                               "lessons/{language})").format(language=language()))
+    slides.add_argument("--out", default=f"slides/{language()}",
+                        help=_("folder of the decks (default slides/{language})").format(language=language()))
     slides.set_defaults(handler=_slides)
 
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from mhsa_tools.notebooks import BEGIN, END, cell_source, exercise_meta
 
-LESSONS = Path(__file__).resolve().parents[1] / "lessons"
+LESSONS = Path(__file__).resolve().parents[1] / "lessons" / "en"
 NOT_ANSWERED = "not yet answered"
 
 

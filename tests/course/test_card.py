@@ -16,7 +16,7 @@ from mhsa_ms.course import exercises
 
 from mhsa_ms.course import card as checkin_module
 
-LESSONS = pathlib.Path(__file__).resolve().parents[2] / "lessons"
+LESSONS = pathlib.Path(__file__).resolve().parents[2] / "lessons" / "en"
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_lesson_00_checks_the_same_range():
     import mhsa_ms as mm
 
     assert mm.device_info()["mindspore_range"] == versions.SUPPORTED_RANGE
-    cells = json.loads((ROOT / "lessons" / "00_setup.ipynb").read_text(encoding="utf-8"))["cells"]
+    cells = json.loads((ROOT / "lessons" / "en" / "00_setup.ipynb").read_text(encoding="utf-8"))["cells"]
     code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
     assert 'info["mindspore_range"]' in code
     assert 'startswith("2.")' not in code

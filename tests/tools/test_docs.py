@@ -20,7 +20,7 @@ README = ROOT / "README.md"
 README_ZH = ROOT / "README.zh-CN.md"
 PAGES = [README, README_ZH, *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md",
          ROOT / "datasets" / "README.md"]
-LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
+LESSONS = sorted((ROOT / "lessons").glob("*/[0-9][0-9]_*.ipynb"))  # both editions
 PACKAGES = ("mhsa_ms", "mhsa_tools")
 # Each README: its language, its top line linking the other, its section titles and package groups.
 READMES = {
@@ -104,9 +104,10 @@ def test_readme_lesson_table_lists_every_lesson(readme):
     rows = table_rows(section(readme.read_text(encoding="utf-8"), lessons))
     listed = [(int(day), *re.fullmatch(r"\[(.+)\]\((.+)\)", lesson).groups()) for day, lesson, _, _ in rows]
     expected = []
-    for notebook in LESSONS:
-        meta = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["mhsa_ms"]
-        expected.append((meta["day"], title(meta["title"]), f"lessons/{notebook.name}"))
+    for notebook in LESSONS:  # each README links its own edition
+        if notebook.parent.name == language:
+            meta = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["mhsa_ms"]
+            expected.append((meta["day"], title(meta["title"]), f"lessons/{language}/{notebook.name}"))
     assert listed == expected
 
 

@@ -106,13 +106,15 @@ def test_release_refuses_to_overwrite_a_lesson_and_bad_markers(tmp_path):
         release.student_edition(nb)
 
 
-def test_release_every_course_lesson(tmp_path):
-    lessons = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
-    assert lessons, "no course lessons found"
+@pytest.mark.parametrize("edition", ["en", "zh"])
+def test_release_every_course_lesson(tmp_path, edition):
+    lessons = sorted((ROOT / "lessons" / edition).glob("[0-9][0-9]_*.ipynb"))
+    assert lessons, f"no course lessons found in lessons/{edition}"
     before = digest_tree(ROOT / "lessons")
-    written = release.release(lessons, tmp_path)
+    written = release.release(lessons, tmp_path / edition)
     assert digest_tree(ROOT / "lessons") == before
     for source, path in zip(lessons, written):
+        assert nbformat.read(path, as_version=4).metadata["mhsa_ms"]["language"] == edition
         text = path.read_text()
         assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text, path.name
         exercises = [cell.metadata["mhsa_ms"]["exercise"] for cell in nbformat.read(source, as_version=4).cells

@@ -28,10 +28,11 @@ def dry_run(folder, environ, *variables):
 
 @pytest.fixture
 def checkout(tmp_path):
-    """The files `make lab` depends on, and an English-only lessons/ folder."""
+    """The files `make lab` depends on, and the two editions' lesson folders."""
     for name in ("requirements.txt", "pyproject.toml", "system-packages.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "lessons").mkdir()
+    for edition in ("zh", "en"):
+        (tmp_path / "lessons" / edition).mkdir(parents=True)
     return tmp_path
 
 
@@ -60,12 +61,10 @@ def test_the_language_is_the_learners(checkout, environ, variables, language):
     assert language_from_environment(given) == language
 
 
-def test_the_edition_folder_is_opened_where_there_is_one(checkout):
-    assert "lessons/" in lab_line(dry_run(checkout, {"LANG": "zh_CN.UTF-8"})).split()  # today: one edition
-    for edition in ("zh", "en"):
-        (checkout / "lessons" / edition).mkdir()
+def test_the_edition_of_the_learners_language_is_opened(checkout):
     assert "lessons/zh/" in lab_line(dry_run(checkout, {"LANG": "zh_CN.UTF-8"})).split()
     assert "lessons/en/" in lab_line(dry_run(checkout, {}, "MHSA_MS_LANG=en")).split()
+    assert "lessons/en/" in lab_line(dry_run(checkout, {"LC_ALL": "C"})).split()
 
 
 def test_make_lab_installs_the_cjk_font_not_the_test_packages(checkout):

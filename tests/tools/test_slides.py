@@ -1,6 +1,6 @@
 """Slide decks: built from the lesson notebooks, self-contained, checked in headless Chromium.
 
-The browser tests open every committed deck (slides/NN_name.html) and the decks built
+The browser tests open every committed deck (slides/en/ and slides/zh/NN_name.html) and the decks built
 from tests/fixtures/slides_fixture.ipynb and its Chinese edition slides_fixture_zh.ipynb
 with the network blocked, and save a screenshot of one slide per deck to
 slides/_build/screens/.  Building needs Node.js and npm, the browser tests Chromium and
@@ -21,7 +21,7 @@ from mhsa_tools.slides.markdown import plain_text
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "slides_fixture.ipynb"
 FIXTURE_ZH = ROOT / "tests" / "fixtures" / "slides_fixture_zh.ipynb"
-LESSONS = slides.lesson_notebooks(ROOT / "lessons")
+LESSONS = [*slides.lesson_notebooks(ROOT / "lessons" / "en"), *slides.lesson_notebooks(ROOT / "lessons" / "zh")]
 SCREENS = ROOT / "slides" / "_build" / "screens"
 
 
@@ -172,9 +172,9 @@ def test_build_rejects_bad_notebooks(node_modules, tmp_path):
         slides.build_deck(tmp_path / "unexecuted.ipynb", tmp_path / "unexecuted.html", node_modules)
 
 
-@pytest.mark.parametrize("notebook", LESSONS, ids=[nb.stem for nb in LESSONS])
+@pytest.mark.parametrize("notebook", LESSONS, ids=[f"{nb.parent.name}/{nb.stem}" for nb in LESSONS])
 def test_committed_deck_is_current(notebook):
-    deck = ROOT / "slides" / f"{notebook.stem}.html"
+    deck = ROOT / "slides" / notebook.parent.name / f"{notebook.stem}.html"
     assert deck.is_file(), f"{deck.relative_to(ROOT)} is missing: run `make slides`"
     stored = re.search(r'<meta name="mhsa-ms-source-sha256" content="([0-9a-f]{64})">', deck.read_text(encoding="utf-8"))
     assert stored is not None, f"{deck.name} has no source digest: rebuild it with `make slides`"
@@ -353,7 +353,7 @@ def _check_deck(driver, deck, notebook):
     at = driver.execute_script("return Reveal.getIndices(Reveal.getSlides()[arguments[0]]);", shown_slide)
     driver.execute_script("Reveal.slide(arguments[0], arguments[1]);", at["h"], at["v"] or 0)
     SCREENS.mkdir(parents=True, exist_ok=True)
-    assert driver.save_screenshot(str(SCREENS / f"{deck.stem}.png"))
+    assert driver.save_screenshot(str(SCREENS / f"{deck.parent.name}_{deck.stem}.png"))
 
 
 def test_fixture_deck_in_browser(browser, fixture_deck):
@@ -394,8 +394,8 @@ def test_zh_fixture_deck_in_browser(browser, fixture_deck_zh):
     browser.save_screenshot(str(SCREENS / "slides_fixture_zh_title.png"))
 
 
-@pytest.mark.parametrize("notebook", LESSONS, ids=[nb.stem for nb in LESSONS])
+@pytest.mark.parametrize("notebook", LESSONS, ids=[f"{nb.parent.name}/{nb.stem}" for nb in LESSONS])
 def test_lesson_deck_in_browser(browser, notebook):
-    deck = ROOT / "slides" / f"{notebook.stem}.html"
+    deck = ROOT / "slides" / notebook.parent.name / f"{notebook.stem}.html"
     assert deck.is_file(), f"{deck.relative_to(ROOT)} is missing: run `make slides`"
     _check_deck(browser, deck, notebook)
