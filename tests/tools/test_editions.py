@@ -182,3 +182,138 @@ def test_summary_and_grade_help_speak_the_environment_language(monkeypatch, caps
         cli.main(["grade", "--help"])
     help_text = "".join(capsys.readouterr().out.split())  # argparse wraps at spaces
     assert "存放提交的文件夹" in help_text and "不使用bubblewrap沙箱运行学员代码" in help_text
+
+
+# ---------------------------------------------------------------- the two editions kept in step
+
+from mhsa_tools import editions  # noqa: E402  (the parity of lessons/en and lessons/zh)
+
+COURSE_PAIRS = editions.edition_pairs(ROOT / "lessons")
+
+
+@pytest.mark.parametrize("pair", COURSE_PAIRS, ids=[next(p for p in pair if p).stem for pair in COURSE_PAIRS])
+def test_every_lesson_has_two_editions_in_step(pair):
+    english, chinese = pair
+    assert english is not None and chinese is not None, f"{pair}: every lesson has an en and a zh edition"
+    problems = editions.parity_problems(read_json(english), read_json(chinese))
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_course_has_both_editions_of_every_day():
+    assert [pair[0].name for pair in COURSE_PAIRS] == sorted(
+        path.name for path in (ROOT / "lessons" / "en").glob("[0-9][0-9]_*.ipynb"))
+    assert len(COURSE_PAIRS) >= 9
+
+
+def read_json(path):
+    import json
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def english_lesson():
+    """A small lesson with what the course's lessons hold: slides, a formula, an exercise,
+    an f-string with a format spec, a magic, a docstring, nbval markers and printed numbers."""
+    v4 = nbformat.v4
+    cells = [
+        v4.new_markdown_cell("# Day 10: heads\nEach head has width $d_h = D / h$; the **attention** "
+                             "weights are $\\mathrm{softmax}(QK^\\top/\\sqrt{d_h})$.",
+                             metadata={"slideshow": {"slide_type": "slide"}}),
+        v4.new_code_cell('# NBVAL_IGNORE_OUTPUT\nimport mhsa_ms as mm\n\nmm.set_language("en")  # the edition\'s language'),
+        v4.new_code_cell('D, h = 16, 4\nd_h = D // h  # width of a head\nprint(f"d_h = {d_h} ({D} / {h})")\n'
+                         'print(f"share: {1 / h:.3f} of the width")',
+                         outputs=[v4.new_output("stream", name="stdout", text="d_h = 4 (16 / 4)\nshare: 0.250 of the width\n")]),
+        v4.new_code_cell('def width(D, h):\n    """The width of one head."""\n    ### BEGIN SOLUTION\n    return D // h\n'
+                         '    ### END SOLUTION', metadata={"mhsa_ms": {"exercise": "10.1", "role": "answer", "points": 2}}),
+        v4.new_code_cell('mm.check_exercise("10.1", width)', metadata={"mhsa_ms": {"exercise": "10.1", "role": "check", "points": 2}},
+                         outputs=[v4.new_output("stream", name="stdout", text="Exercise 10.1: correct\n")]),
+        v4.new_code_cell("%%time\nassert width(D, h) == 4, 'four heads of width 4'"),
+    ]
+    return v4.new_notebook(cells=cells, metadata={"mhsa_ms": {"day": 10, "title": "Heads", "language": "en"}})
+
+
+def chinese_lesson():
+    """The Chinese edition of :func:`english_lesson`, as a translator writes it."""
+    nb = copy.deepcopy(english_lesson())
+    nb.metadata["mhsa_ms"]["language"] = "zh"
+    sources = [
+        "# 第 10 天：注意力头\n每个头的宽度为 $d_h = D / h$；**注意力（attention）**权重是 "
+        "$\\mathrm{softmax}(QK^\\top/\\sqrt{d_h})$。",
+        '# NBVAL_IGNORE_OUTPUT\nimport mhsa_ms as mm\n\nmm.set_language("zh")  # 本版本的语言',
+        'D, h = 16, 4\nd_h = D // h  # 一个头的宽度\nprint(f"d_h = {d_h}（{D} / {h}）")\n'
+        'print(f"占宽度的 {1 / h:.3f}")',
+        None, None, "%%time\nassert width(D, h) == 4, '四个宽度为 4 的头'",
+    ]
+    for cell, source in zip(nb.cells, sources):
+        if source is not None:
+            cell.source = source
+    nb.cells[2].outputs[0].text = "d_h = 4（16 / 4）\n占宽度的 0.250\n"
+    nb.cells[4].outputs[0].text = "练习 10.1：正确\n"
+    return nb
+
+
+def test_a_translation_is_in_step():
+    assert editions.parity_problems(english_lesson(), chinese_lesson()) == []
+
+
+def _drift(change):
+    nb = chinese_lesson()
+    change(nb)
+    return editions.parity_problems(english_lesson(), nb)
+
+
+def _set(cell, source):
+    def change(nb):
+        nb.cells[cell].source = source
+    return change
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda nb: nb.metadata["mhsa_ms"].update(language="en"), "the zh edition's metadata mhsa_ms.language is 'en'"),
+    (lambda nb: nb.metadata["mhsa_ms"].update(title="注意力头"), "the notebook metadata differs"),
+    (lambda nb: nb.cells.pop(3), "6 cells in the English edition, 5 in the Chinese one"),
+    (lambda nb: nb.cells.insert(1, nbformat.v4.new_markdown_cell("多出来的一格")), "cell 1: a code cell in English, markdown"),
+    (lambda nb: nb.cells[3].metadata["mhsa_ms"].update(points=3), "cell 3: the cell metadata differs"),
+    (lambda nb: nb.cells[4].metadata["mhsa_ms"].update(exercise="10.2"), "cell 4: the cell metadata differs"),
+    (lambda nb: nb.cells[0].metadata.clear(), "cell 0: the cell metadata differs"),
+    (_set(2, 'D, h = 16, 8\nd_h = D // h\nprint(f"d_h = {d_h}（{D} / {h}）")\nprint(f"占宽度的 {1 / h:.3f}")'),
+     "cell 2: the code differs (only comments and translated strings may): line 1"),
+    (_set(2, 'D, h = 16, 4\nd_h = D // h\nprint(f"d_h = {d_h}（{h} / {D}）")\nprint(f"占宽度的 {1 / h:.3f}")'),
+     "cell 2: the code differs"),
+    (_set(2, 'D, h = 16, 4\nd_h = D // h\nprint(f"d_h = {d_h}（{D} / {h}）")\nprint(f"占宽度的 {1 / h:.2f}")'),
+     "cell 2: the code differs"),  # a format spec is code
+    (_set(2, 'D, h = 16, 4\nd_h = D // h\nprint(f"d_h = {d_h}（{D} / {h}）")\nprint(f"share: {1 / h:.3f} of D")'),
+     "cell 2: line 4: the string 'share:  of the width' became 'share:  of D', which is not Chinese"),
+    (_set(5, "%%time\nassert width(D, h) == 4, 'four heads'"), "which is not Chinese"),
+    (_set(5, "%%timeit\nassert width(D, h) == 4, '四个宽度为 4 的头'"), "cell 5: the cell magic differs"),
+    (_set(5, "%%time\nassert width(D, h) == 5, '四个宽度为 4 的头'"), "cell 5: the code differs"),
+    (_set(1, 'import mhsa_ms as mm\n\nmm.set_language("zh")'), "cell 1: the markers differ"),
+    (_set(1, '# NBVAL_IGNORE_OUTPUT\nimport mhsa_ms as mm\n\nmm.set_language("en")'),
+     "cell 1: the zh edition calls set_language('en'), not 'zh'"),
+    (_set(3, 'def width(D, h):\n    """一个头的宽度。"""\n    return D // h\n    ### BEGIN SOLUTION\n    ### END SOLUTION'),
+     "cell 3: the markers differ"),
+    (_set(3, 'def width(D, h):\n    """一个头的宽度。"""\n    return D // h'), "cell 3: the markers differ"),
+    (_set(0, "# 第 10 天：注意力头\n每个头的宽度为 $d_h = D/h$；**注意力（attention）**权重是 "
+             "$\\mathrm{softmax}(QK^\\top/\\sqrt{d_h})$。"), "cell 0: the formulas differ"),
+    (_set(0, "# Day 10: heads\nEach head has width $d_h = D / h$; the **attention** weights are "
+             "$\\mathrm{softmax}(QK^\\top/\\sqrt{d_h})$."), "cell 0: the Markdown is not translated"),
+    (lambda nb: setattr(nb.cells[2].outputs[0], "text", "d_h = 8（16 / 2）\n占宽度的 0.250\n"),
+     "cell 2: the numbers printed differ: ['4', '16', '4', '0.250'] / ['8', '16', '2', '0.250']"),
+])
+def test_every_drift_that_is_not_translation_is_named(change, problem):
+    problems = _drift(change)
+    assert any(problem in line for line in problems), problems
+
+
+def test_the_command_checks_a_pair_or_a_folder(tmp_path, capsys):
+    for edition, nb in (("en", english_lesson()), ("zh", chinese_lesson())):
+        write(nb, tmp_path / "lessons" / edition / "10_heads.ipynb")
+    assert editions.main([str(tmp_path / "lessons")]) == 0
+    assert "in step with" in capsys.readouterr().out
+    write(english_lesson(), tmp_path / "lessons" / "en" / "11_more.ipynb")
+    assert editions.main([str(tmp_path / "lessons")]) == 1
+    assert "11_more.ipynb: no zh edition" in capsys.readouterr().out
+    broken = chinese_lesson()
+    broken.cells[2].source = broken.cells[2].source.replace("16, 4", "16, 2")
+    write(broken, tmp_path / "zh.ipynb")
+    assert editions.main([str(tmp_path / "lessons" / "en" / "10_heads.ipynb"), str(tmp_path / "zh.ipynb")]) == 1
+    assert "the code differs" in capsys.readouterr().out
