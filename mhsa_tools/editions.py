@@ -12,7 +12,8 @@ notebook with its Chinese edition and names every difference that is not a trans
    (``mm.set_language("zh")``); an f-string keeps its replacement fields, in order; the
    markers the tools read (``# NBVAL_...``, ``### BEGIN/END SOLUTION``) stay where they were;
 4. Markdown cells are translated (a cell with English words holds Chinese in the zh edition)
-   and keep their formulas (the same ``$...$`` and ``$$...$$``, in the same order);
+   and keep their formulas (the same ``$...$`` and ``$$...$$``; a sentence may put them in
+   another order);
 5. the numbers a cell prints are the same (cells whose output nbval ignores excepted): what
    the lesson computes does not depend on the language it is told in.
 
@@ -33,6 +34,7 @@ import ast
 import json
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .notebooks import cell_source
@@ -203,10 +205,10 @@ def _numbers(cell):
 def _markdown_problems(en, zh):
     en_source, zh_source = cell_source(en), cell_source(zh)
     problems = []
-    if _FORMULA.findall(en_source) != _FORMULA.findall(zh_source):
-        en_only = [f for f in _FORMULA.findall(en_source) if f not in _FORMULA.findall(zh_source)]
-        zh_only = [f for f in _FORMULA.findall(zh_source) if f not in _FORMULA.findall(en_source)]
-        problems.append(f"the formulas differ (or their order): English only {en_only}, Chinese only {zh_only}")
+    en_formulas, zh_formulas = Counter(_FORMULA.findall(en_source)), Counter(_FORMULA.findall(zh_source))
+    if en_formulas != zh_formulas:  # a translation may reorder a sentence, not change its formulas
+        problems.append(f"the formulas differ: English only {sorted(en_formulas - zh_formulas)}, "
+                        f"Chinese only {sorted(zh_formulas - en_formulas)}")
     english_prose = _ENGLISH_WORD.search(_CODE_SPANS.sub(" ", _FORMULA.sub(" ", en_source)))
     if english_prose and not _CHINESE.search(zh_source):
         problems.append("the Markdown is not translated (no Chinese in it)")

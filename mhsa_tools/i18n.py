@@ -89,6 +89,24 @@ def translator(language):
     return translation(language).gettext
 
 
+#: The learner's package's catalogs, read as data (the tools never import ``mhsa_ms``): they hold
+#: the lesson titles (``mhsa_ms.course.card.LESSON_TITLES``) that the lessons' metadata carries.
+LESSON_LOCALE_DIR = Path(__file__).resolve().parents[1] / "mhsa_ms" / "locale"
+
+
+def lesson_title(title, language):
+    """A lesson's title (its metadata ``mhsa_ms.title``, in English) as the check-in card shows
+    it in ``language``: one translation of each title, the learner's package's.
+
+    >>> lesson_title("Scaling out", "zh"), lesson_title("Scaling out", "en")
+    ('扩展到多个设备', 'Scaling out')
+    """
+    if language not in CATALOG_LOCALES:
+        return title
+    catalog = _gettext.translation("mhsa_ms", LESSON_LOCALE_DIR, languages=[CATALOG_LOCALES[language]], fallback=True)
+    return catalog.gettext(title)
+
+
 def gettext(message):
     """``message`` in the language of the environment."""
     return translation(language_from_environment()).gettext(message)

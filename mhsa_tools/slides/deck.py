@@ -31,7 +31,7 @@ import json
 import re
 from pathlib import Path
 
-from ..i18n import HTML_LANG, notebook_language, translator
+from ..i18n import HTML_LANG, lesson_title, notebook_language, translator
 from .assets import CJK_FONT_FAMILY, asset_versions, cjk_font_faces, ensure_assets, katex_css, reveal_assets
 from .markdown import Renderer, cell_text, plain_text, render_tex, safe
 
@@ -167,7 +167,8 @@ def build_deck(notebook_path, deck_path, modules=None):
 
     ``modules`` is the node_modules folder (``ensure_assets()`` by default).
     The notebook's metadata ``mhsa_ms.title`` (and ``mhsa_ms.day``) name the
-    deck, and its first slide must show that title; ``mhsa_ms.language`` (the
+    deck, and its first slide must show that title (translated for the Chinese edition as
+    the check-in card translates it); ``mhsa_ms.language`` (the
     edition, 'en' when absent) sets the deck's language.
     """
     import nbformat
@@ -177,11 +178,11 @@ def build_deck(notebook_path, deck_path, modules=None):
     meta = nb.metadata.get("mhsa_ms", {})
     if not meta.get("title"):
         raise ValueError(f"{notebook_path}: notebook metadata mhsa_ms.title is missing")
-    title = meta["title"]
     language = notebook_language(nb)
     if language is None:
         raise ValueError(f"{notebook_path}: notebook metadata mhsa_ms.language must be 'zh' or 'en', "
                          f"got {meta.get('language')!r}")
+    title = lesson_title(meta["title"], language)  # the metadata's English title, in the deck's language
     _ = translator(language)
     heading = _("Day {day}: {title}").format(day=meta["day"], title=title) if "day" in meta else title
     modules = Path(modules) if modules is not None else ensure_assets()
