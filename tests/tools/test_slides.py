@@ -302,7 +302,9 @@ def _check_deck(driver, deck, notebook):
     from selenium.webdriver.support.ui import WebDriverWait
 
     nb = nbformat.read(notebook, as_version=4)
-    title = nb.metadata["mhsa_ms"]["title"]
+    from mhsa_tools.i18n import lesson_title, notebook_language
+
+    title = lesson_title(nb.metadata["mhsa_ms"]["title"], notebook_language(nb))  # as the deck's language says it
     shown = slides.slide_cells(nb)
     formulas = sum(len(slides.split_math(c.source)[1]) for _, c, _ in shown if c.cell_type == "markdown")
     figures = sum(1 for _, c, _ in shown if c.cell_type == "code" for out in c.get("outputs", [])
