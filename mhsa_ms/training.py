@@ -38,6 +38,7 @@ from ._checks import (
     check_same,
 )
 from .data import iterate_batches, random_shift
+from .i18n import gettext as _
 
 # Keyword arguments of train_classifier that take VisionTransformer(**VIT_PRESETS["digits"]), with seed 0,
 # to >= 98 % test accuracy on the digits (lesson 6 asserts it in a full run).
@@ -344,9 +345,9 @@ def train_classifier(model, data, epochs, batch_size, lr, weight_decay=0.0, warm
     step = make_train_step(model, cross_entropy, optimizer, grad_reducer, shards)
     history = {"epoch": [], "loss": [], "test_accuracy": [], "seconds": 0.0}
     bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch, disable=not progress or rank != 0,
-               unit="step", file=sys.stdout, mininterval=2.0)
+               unit=_("step"), file=sys.stdout, mininterval=2.0)
     for epoch in range(start_epoch, epochs):
-        bar.set_description(f"epoch {epoch + 1}/{epochs}")
+        bar.set_description(_("epoch {epoch}/{epochs}").format(epoch=epoch + 1, epochs=epochs))
         started = time.perf_counter()
         losses = []
         for x, y in epoch_batches(x_train, y_train, batch_size, epoch, seed, max_shift, rank, world_size):
