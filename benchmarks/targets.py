@@ -6,9 +6,11 @@ Runs, one after the other, each in a process of its own (so each starts from
 - ``attention.py`` at the lesson shape, ViT-Ti and N = 64 ... 1024 (torch if installed);
 - ``vit_forward.py``: ViT-Ti/16 at 224 px against timm (if installed);
 - ``training.py``: the digits ViT with ``mm.DIGITS_RECIPE``, time to 98 % test accuracy;
-- ``course.py``: every lesson executed top to bottom (``MHSA_MS_FAST`` unset).
+- ``course.py``: every lesson executed top to bottom (``MHSA_MS_FAST`` unset);
+- ``kernels.py``: the work behind the targets under ``mindspore.Profiler``, kernel by kernel;
 
-and prints the targets of docs/performance.md with the measured ratio and a verdict.
+and prints the targets of docs/performance.md with the measured ratio and a verdict, then where
+the time goes in that work (the kernels a target not met is waiting on).
 torch and timm are optional yardsticks: without them their rows say "not installed".
 ``--quick`` shortens every part (course under MHSA_MS_FAST=1, 3 training epochs): a smoke run
 whose figures do not decide the targets that need the full run.
@@ -28,6 +30,7 @@ os.environ.setdefault("GLOG_v", "4")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import table, write_json  # noqa: E402
+from kernels import print_profiles  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SWEEP = (64, 128, 256, 512, 1024)
@@ -96,7 +99,8 @@ def main(argv=None):
         plan = [("attention", "attention.py", (["--quick"] if args.quick else []) + sizes),
                 ("vit_forward", "vit_forward.py", ["--quick"] if args.quick else []),
                 ("training", "training.py", ["--quick"] if args.quick else []),
-                ("course", "course.py", ["--fast"] if args.quick else [])]
+                ("course", "course.py", ["--fast"] if args.quick else []),
+                ("kernels", "kernels.py", ["--quick"] if args.quick else [])]
         for name, script, extra in plan:
             print(f"running {script} {' '.join(extra)}", file=sys.stderr, flush=True)
             result, seconds, error = run_part(script, extra, folder / f"{name}.json")
@@ -141,6 +145,12 @@ def main(argv=None):
     print(f"Targets ({'quick smoke run' if args.quick else 'full run'}; {os.cpu_count()} cores, 1-minute load "
           f"average {load_before:.1f} before, {load_after:.1f} after; ratios of medians taken in the same process)")
     print(table(["target", "measured", "goal", "verdict"], rows))
+    kernels = parts["kernels"]["result"]
+    if kernels:
+        print("Where the time goes (benchmarks/kernels.py)")
+        print_profiles(kernels["results"])
+    else:
+        print(f"kernels.py failed: {parts['kernels']['error']}")
     path = write_json("targets", {"quick": args.quick, "rows": rows, "parts": parts,
                                   "load_average_before": load_before, "load_average_after": load_after}, args.json)
     print(f"wrote {path}")

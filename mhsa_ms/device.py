@@ -135,10 +135,10 @@ def use_device(target="auto", cpu_threads="auto"):
                 f"device {device!r} is not available in this MindSpore install; "
                 f"available: {', '.join(backends)}"
             )
-    from .model.functional import compute_dtypes, use_fused_attn
+    from .model.functional import compute_dtypes, use_fused_attn, use_matmul_row_sums
     from .model.vit import use_patch_matmul
 
-    for decision in (use_fused_attn, compute_dtypes, use_patch_matmul):
+    for decision in (use_fused_attn, compute_dtypes, use_patch_matmul, use_matmul_row_sums):
         decision.cache_clear()  # decisions that depend on the device
     if _chosen_device == device:
         return device

@@ -153,6 +153,7 @@ def _add_slides(commands):
 _BENCHMARKS = ("attention", "training", "course", "dispatch", "grading")
 # More scripts of benchmarks/ by name: `bench` alone runs the targets (all of them in one table).
 _SCRIPTS = {"targets": "targets", "threads": "threads", "vit": "vit_forward", "device": "device_check",
+            "kernels": "kernels",
             **{name: name for name in _BENCHMARKS}}
 
 
@@ -186,6 +187,7 @@ def _add_bench(commands):
                               "launch_blocking; grading: the sandbox's cost, side by side; threads: the CPU "
                               "kernel-thread policies, quiet and under load; vit: ViT-Ti/16 forward vs timm; "
                               "device: the device check (parity, a lesson, attention, training; JSON report); "
+                              "kernels: where the time goes, kernel by kernel, in the work of the unmet targets; "
                               "all: attention, training, course, dispatch and grading"))
     bench.add_argument("--quick", action="store_true",
                        help=_("fewer shapes / epochs (course: MHSA_MS_FAST=1; device: --tiny)"))
