@@ -5,7 +5,7 @@ loaded into ``mm.VisionTransformer.from_preset("vit_ti_16")`` by ``mm.load_timm_
 and must agree before they are timed; medians of interleaved repetitions, batch 8.
 Without torch and timm (optional yardsticks, never requirements) only mm is timed.
 
-    python benchmarks/vit_forward.py [--quick] [--batch 8] [--json PATH]
+    python benchmarks/vit_forward.py [--quick] [--batch 8] [--threads N] [--json PATH]
 """
 import argparse
 import os
@@ -44,11 +44,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--batch", type=int, default=8, help="images per forward (default 8)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="kernel threads of MindSpore and torch (default: mm.use_device()'s policy for "
+                             "MindSpore, torch's own choice)")
     parser.add_argument("--json", default=None, help="where to write the JSON result")
     args = parser.parse_args(argv)
     import mindspore
 
-    device = mm.use_device()
+    device = mm.use_device(cpu_threads=args.threads or "auto")
     mm.seed_everything(0)
     images = np.random.default_rng(0).normal(size=(args.batch, 3, 224, 224)).astype(np.float32)  # (B, C, H, W)
     model = mm.VisionTransformer.from_preset("vit_ti_16")
@@ -56,6 +59,8 @@ def main(argv=None):
     torch, timm = _timm()
     if timm is None:
         torch = None
+    if args.threads and torch is not None:
+        torch.set_num_threads(args.threads)
     runs, agreement = {}, None
     if timm is not None:
         torch.manual_seed(0)
@@ -82,11 +87,15 @@ def main(argv=None):
         assert agreement < 1e-3, f"mm and timm disagree: max relative difference {agreement:.2e}"
     seconds, reps = interleaved(runs, 20, warmup=2, budget_s=8.0 if args.quick else 30.0)
     result = {"device": device, "batch": args.batch, "repetitions": reps,
+              "cpu_threads": mm.device_info()["cpu_threads"],
+              "torch_threads": torch.get_num_threads() if torch else None,
               "ms": {name: 1e3 * s for name, s in seconds.items()},
               "mm_over_timm": seconds["mm jit"] / seconds["timm"] if "timm" in seconds else None,
               "max_relative_difference": agreement,
               "torch": torch.__version__ if torch else None, "timm": timm.__version__ if timm else None}
-    line = f"ViT-Ti/16 224 px forward, batch {args.batch}: mm jit {result['ms']['mm jit']:.1f} ms"
+    line = (f"ViT-Ti/16 224 px forward, batch {args.batch} ({result['cpu_threads']} MindSpore kernel threads"
+            + (f", {result['torch_threads']} torch threads" if torch else "")
+            + f"): mm jit {result['ms']['mm jit']:.1f} ms")
     if result["mm_over_timm"] is not None:
         line += f", timm {result['ms']['timm']:.1f} ms: mm / timm {result['mm_over_timm']:.2f}x"
     else:

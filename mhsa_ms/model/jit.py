@@ -27,13 +27,13 @@ def jit_compile(model, jit_level="O0"):
         model: a ``mindspore.nn.Cell`` (its ``construct`` is compiled, so the
             result shares the Cell's parameters) or a function of tensors, e.g.
             ``mindspore.value_and_grad(loss_fn, None, params)``.
+        jit_level: MindSpore's graph optimisation level, "O0" (default, the
+            fastest measured on CPU) or "O1" (adds graph-kernel fusion).
 
     The compiled graph sees in-place parameter updates (optimizers,
     ``mindspore.ops.assign``) but not ``Parameter.set_data`` made after its
     first call, which swaps the tensor the graph was bound to (measured with
     MindSpore 2.10); load weights before compiling.
-        jit_level: MindSpore's graph optimisation level, "O0" (default, the
-            fastest measured on CPU) or "O1" (adds graph-kernel fusion).
     """
     check_choice("jit_level", jit_level, ("O0", "O1"))
     if isinstance(model, nn.Cell):
