@@ -86,6 +86,20 @@ def attention_targets(result):
     return rows
 
 
+# The kernels.py workload whose profile shows where a target's time goes (the first that matches).
+PROFILES = (("MHA fwd+bwd lesson", "lesson-fwd+bwd, lesson-fwd+bwd-ms.nn, floor"),
+            ("MHA fwd lesson", "lesson-fwd, lesson-fwd-ms.nn, floor"),
+            ("attention fwd+bwd N=1024", "n1024-fwd+bwd"), ("attention fwd N=1024", "n1024-fwd"),
+            ("ViT-Ti/16 224 px forward", "vit-ti-fwd"), ("digits ViT", "digits-step"))
+
+
+def profile_of(target, verdict):
+    """The kernel profiles that explain a target not met, or "—"."""
+    if verdict != "not met":
+        return "—"
+    return next((workloads for start, workloads in PROFILES if target.startswith(start)), "—")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: every part shortened")
@@ -144,7 +158,8 @@ def main(argv=None):
     load_after = os.getloadavg()[0]
     print(f"Targets ({'quick smoke run' if args.quick else 'full run'}; {os.cpu_count()} cores, 1-minute load "
           f"average {load_before:.1f} before, {load_after:.1f} after; ratios of medians taken in the same process)")
-    print(table(["target", "measured", "goal", "verdict"], rows))
+    rows = [row + [profile_of(row[0], row[3])] for row in rows]
+    print(table(["target", "measured", "goal", "verdict", "kernel profile (below)"], rows))
     kernels = parts["kernels"]["result"]
     if kernels:
         print("Where the time goes (benchmarks/kernels.py)")
