@@ -3,21 +3,22 @@
 Each workload runs jitted with ``mm.use_device()``'s defaults, in a process of its own:
 
 - ``floor``: a jitted graph of one Add, the cost of calling any jitted graph;
-- ``lesson-fwd``, ``lesson-fwd+bwd``: ``mm.MultiHeadAttention`` at the lesson shape (3, 4, 16, 8), and
-  ``lesson-fwd-ms.nn``, ``lesson-fwd+bwd-ms.nn``: ``mindspore.nn.MultiheadAttention`` with the same weights;
-- ``n1024-fwd``, ``n1024-fwd+bwd``: ``mm.MultiHeadAttention`` at (1, 1024, 192, 3);
+- ``lesson-fwd``, ``lesson-fwd+bwd``: ``mm.MultiHeadAttention`` at the lesson shape (3, 4, 16, 8);
+  ``n128-fwd+bwd`` at (1, 128, 192, 3); ``n1024-fwd``, ``n1024-fwd+bwd`` at (1, 1024, 192, 3);
+  the ``-ms.nn`` ones: ``mindspore.nn.MultiheadAttention`` with the same weights;
 - ``vit-ti-fwd``: the ViT-Ti/16 forward at 224 px, batch 8;
 - ``digits-step``: the digits ViT's jitted gradient (forward + backward, batch 128), what
   ``mm.make_train_step`` runs before its optimizer.
 
 For each: the first call's seconds (it compiles the graph), the wall time per call (median,
-profiler off), then under ``mindspore.Profiler`` the
-kernel time per call of every kernel type (MatMul, BatchMatMul, LayerNormGrad, ...), the kernels
-launched per call, and the wall time outside the kernels (launching them, the runtime).  Where the
-work has a multiply-accumulate count (attention: ``mm.attention_flops``; the backward counted as
-twice the forward), the matmul kernels' own GFLOP/s against a 1024^3 matmul timed in the same
-process: the share of matmul speed the workload could reach if every other kernel and all launching
-took no time at all.
+profiler off), then under ``mindspore.Profiler`` the kernel time per call of every kernel type
+(MatMul, BatchMatMul, LayerNormGrad, ...), the kernels launched per call, and the wall time
+outside the kernels (launching them, the runtime).  The profiler slows small kernels: compare
+shares within a row, not profiled times with the wall.  Where the work has a
+multiply-accumulate count (attention: ``mm.attention_flops``; the backward counted as twice the
+forward), the matmul kernels' own GFLOP/s against a 1024^3 matmul timed interleaved with the
+workload (as ``attention.py`` does): the share of matmul speed the workload could reach if
+every other kernel and all launching took no time at all.
 
     python benchmarks/kernels.py [--only lesson-fwd vit-ti-fwd] [--quick] [--json PATH]
 """
@@ -36,12 +37,12 @@ from pathlib import Path
 os.environ.setdefault("GLOG_v", "4")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import table, write_json  # noqa: E402
+from _common import interleaved, table, write_json  # noqa: E402
 
 WORKLOADS = ("floor", "lesson-fwd", "lesson-fwd-ms.nn", "lesson-fwd+bwd", "lesson-fwd+bwd-ms.nn",
-             "n1024-fwd", "n1024-fwd+bwd", "vit-ti-fwd", "digits-step")
+             "n128-fwd+bwd", "n128-fwd+bwd-ms.nn", "n1024-fwd", "n1024-fwd+bwd", "vit-ti-fwd", "digits-step")
 MATMUL_KERNELS = ("MatMul", "BatchMatMul")
-SHAPES = {"lesson": (3, 4, 16, 8), "n1024": (1, 1024, 192, 3)}  # (B, N, D, h)
+SHAPES = {"lesson": (3, 4, 16, 8), "n128": (1, 128, 192, 3), "n1024": (1, 1024, 192, 3)}  # (B, N, D, h)
 
 
 def _blocking(fn, *inputs):
@@ -133,14 +134,14 @@ def build(name):
     return _attention(name)
 
 
-def matmul_gflops(seconds_budget):
-    """GFLOP/s of one float32 1024^3 MindSpore matmul (median of repetitions)."""
+def matmul_reference():
+    """A callable running one float32 1024^3 MindSpore matmul (2 * 1024^3 FLOPs), blocking."""
     import mindspore
     import numpy as np
     from mindspore import ops
 
     a = mindspore.Tensor(np.random.default_rng(1).normal(size=(1024, 1024)).astype(np.float32))
-    return 2 * 1024 ** 3 / _median_seconds(_blocking(ops.matmul, a, a), seconds_budget) / 1e9
+    return _blocking(ops.matmul, a, a)
 
 
 def _median_seconds(run, seconds_budget, warmup=3):
@@ -170,13 +171,15 @@ def _quiet_stdout():
 
 
 def kernel_times(run, calls, folder):
-    """{kernel type: (milliseconds per call, launches per call)} of ``run`` under mindspore.Profiler."""
+    """Under mindspore.Profiler: ({kernel type: (ms per call, launches per call)}, wall ms per call)."""
     import mindspore
 
     with _quiet_stdout():
         profiler = mindspore.Profiler(output_path=str(folder))
+        started = time.perf_counter()
         for _ in range(calls):
             run()
+        wall_ms = 1e3 * (time.perf_counter() - started) / calls
         profiler.stop()
         profiler.analyse()
     found = sorted(Path(folder).glob("*/FRAMEWORK/cpu_op_type_info_*.csv"))
@@ -189,7 +192,7 @@ def kernel_times(run, calls, folder):
             milliseconds, launches = kernels.get(row["op_type"], (0.0, 0.0))
             kernels[row["op_type"]] = (milliseconds + float(row["total_compute_time"]) / calls,
                                        launches + int(row["type_occurrences"]) / calls)
-    return kernels
+    return kernels, wall_ms
 
 
 def measure(name, quick):
@@ -203,18 +206,23 @@ def measure(name, quick):
     run()  # the first call compiles the graph
     first_call_s = time.perf_counter() - started
     budget = 2.0 if quick else 6.0
-    wall_ms = 1e3 * _median_seconds(run, budget)
+    if macs is None:
+        wall_ms, matmul_ms = 1e3 * _median_seconds(run, budget), None
+    else:  # the reference matmul interleaved with the workload, as benchmarks/attention.py times it
+        seconds, _ = interleaved({"workload": run, "matmul": matmul_reference()}, 200, warmup=2, budget_s=budget)
+        wall_ms, matmul_ms = 1e3 * seconds["workload"], 1e3 * seconds["matmul"]
     calls = max(3, min(50, int(budget / 2 / (wall_ms / 1e3))))
     with tempfile.TemporaryDirectory() as folder:
-        kernels = kernel_times(run, calls, folder)
+        kernels, profiled_wall_ms = kernel_times(run, calls, folder)
     result = {"workload": name, "device": device, "cpu_threads": mm.device_info()["cpu_threads"],
               "first_call_s": first_call_s, "wall_ms": wall_ms, "profiled_calls": calls,
+              "profiled_wall_ms": profiled_wall_ms,
               "kernels": {kind: {"ms": ms, "launches": n} for kind, (ms, n) in kernels.items()}}
     if macs is not None:
-        matmul_ms = sum(kernels.get(kind, (0.0, 0))[0] for kind in MATMUL_KERNELS)
+        matmul_kernels_ms = sum(kernels.get(kind, (0.0, 0))[0] for kind in MATMUL_KERNELS)
         result["gflops"] = {"workload": 2 * macs / wall_ms / 1e6,
-                            "matmul_kernels": 2 * macs / matmul_ms / 1e6 if matmul_ms else None,
-                            "reference_matmul": matmul_gflops(budget)}
+                            "matmul_kernels": 2 * macs / matmul_kernels_ms / 1e6 if matmul_kernels_ms else None,
+                            "reference_matmul": 2 * 1024 ** 3 / matmul_ms / 1e6}
     return result
 
 
@@ -226,10 +234,12 @@ def summary_rows(results):
         kernel_ms = sum(k["ms"] for k in kernels.values())
         launches = sum(k["launches"] for k in kernels.values())
         top = sorted(kernels.items(), key=lambda item: -item[1]["ms"])[:3]
-        top_text = ", ".join(f"{kind} {k['ms']:.2f} ms ({k['ms'] / result['wall_ms']:.0%}, ×{k['launches']:g})"
+        profiled = result["profiled_wall_ms"]
+        top_text = ", ".join(f"{kind} {k['ms']:.2f} ms ({k['ms'] / profiled:.0%}, ×{k['launches']:g})"
                              for kind, k in top)
-        row = [result["workload"], f"{result['first_call_s']:.2f}", f"{result['wall_ms']:.2f}", f"{kernel_ms:.2f}",
-               f"{max(result['wall_ms'] - kernel_ms, 0.0):.2f}", f"{launches:g}", top_text]
+        row = [result["workload"], f"{result['first_call_s']:.2f}", f"{result['wall_ms']:.2f}",
+               f"{profiled:.2f}", f"{kernel_ms:.2f}", f"{max(profiled - kernel_ms, 0.0):.2f}", f"{launches:g}",
+               top_text]
         gflops = result.get("gflops")
         if gflops and gflops["matmul_kernels"]:
             reference = gflops["reference_matmul"]
@@ -246,10 +256,12 @@ def print_profiles(results):
     measured = [r for r in results if "error" not in r]
     if measured:
         print(f"Kernel time per call ({measured[0]['device']}, {measured[0]['cpu_threads']} MindSpore kernel "
-              "threads; jitted; wall = median without the profiler, kernels = under mindspore.Profiler)")
-        print(table(["workload", "first call s (compiles)", "wall ms", "kernels ms", "outside kernels ms",
-                     "kernels launched", "largest kernel types (share of wall, launches)",
-                     "share of matmul GFLOP/s"], summary_rows(measured)))
+              "threads; jitted; wall = median without the profiler; the profiled wall, the kernels and the "
+              "shares are under mindspore.Profiler, which slows small kernels)")
+        print(table(["workload", "first call s (compiles)", "wall ms", "profiled wall ms", "kernels ms",
+                     "outside kernels ms", "kernels launched",
+                     "largest kernel types (share of profiled wall, launches)",
+                     "share of matmul GFLOP/s (interleaved 1024^3 matmul)"], summary_rows(measured)))
     for result in results:
         if "error" in result:
             print(f"{result['workload']}: failed: {result['error']}")
