@@ -4,7 +4,7 @@ Each workload runs jitted with ``mm.use_device()``'s defaults, in a process of i
 
 - ``floor``: a jitted graph of one Add, the cost of calling any jitted graph;
 - ``lesson-fwd``, ``lesson-fwd+bwd``: ``mm.MultiHeadAttention`` at the lesson shape (3, 4, 16, 8);
-  ``n128-fwd+bwd`` at (1, 128, 192, 3); ``n1024-fwd``, ``n1024-fwd+bwd`` at (1, 1024, 192, 3);
+  ``vitti-fwd+bwd`` at ViT-Ti's (8, 197, 192, 3); ``n128-fwd+bwd`` at (1, 128, 192, 3); ``n1024-fwd``, ``n1024-fwd+bwd`` at (1, 1024, 192, 3);
   the ``-ms.nn`` ones: ``mindspore.nn.MultiheadAttention`` with the same weights;
 - ``vit-ti-fwd``: the ViT-Ti/16 forward at 224 px, batch 8;
 - ``digits-step``: the digits ViT's jitted gradient (forward + backward, batch 128), what
@@ -40,9 +40,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import interleaved, table, write_json  # noqa: E402
 
 WORKLOADS = ("floor", "lesson-fwd", "lesson-fwd-ms.nn", "lesson-fwd+bwd", "lesson-fwd+bwd-ms.nn",
-             "n128-fwd+bwd", "n128-fwd+bwd-ms.nn", "n1024-fwd", "n1024-fwd+bwd", "vit-ti-fwd", "digits-step")
+             "vitti-fwd+bwd", "n128-fwd+bwd", "n128-fwd+bwd-ms.nn", "n1024-fwd", "n1024-fwd+bwd", "vit-ti-fwd",
+             "digits-step")
 MATMUL_KERNELS = ("MatMul", "BatchMatMul")
-SHAPES = {"lesson": (3, 4, 16, 8), "n128": (1, 128, 192, 3), "n1024": (1, 1024, 192, 3)}  # (B, N, D, h)
+SHAPES = {"lesson": (3, 4, 16, 8), "vitti": (8, 197, 192, 3), "n128": (1, 128, 192, 3),
+          "n1024": (1, 1024, 192, 3)}  # (B, N, D, h)
 
 
 def _blocking(fn, *inputs):

@@ -87,7 +87,8 @@ def attention_targets(result):
 
 
 # The kernels.py workload whose profile shows where a target's time goes (the first that matches).
-PROFILES = (("MHA fwd+bwd lesson", "lesson-fwd+bwd, lesson-fwd+bwd-ms.nn, floor"),
+PROFILES = (("MHA fwd+bwd ViT-Ti", "vitti-fwd+bwd"),
+            ("MHA fwd+bwd lesson", "lesson-fwd+bwd, lesson-fwd+bwd-ms.nn, floor"),
             ("MHA fwd lesson", "lesson-fwd, lesson-fwd-ms.nn, floor"),
             ("MHA fwd+bwd N=128", "n128-fwd+bwd, n128-fwd+bwd-ms.nn"),
             ("attention fwd+bwd N=1024", "n1024-fwd+bwd"), ("attention fwd N=1024", "n1024-fwd"),

@@ -39,6 +39,8 @@ def test_a_target_not_met_names_the_profile_that_shows_its_kernels():
     assert targets.profile_of("attention fwd N=1024: share of the same run's matmul GFLOP/s",
                               "not met") == "n1024-fwd"
     assert targets.profile_of("ViT-Ti/16 224 px forward, batch 8: mm / timm", "not met") == "vit-ti-fwd"
+    assert targets.profile_of("MHA fwd+bwd ViT-Ti (8,197,192,3): mm / torch CPU", "not met") == "vitti-fwd+bwd"
+    assert targets.profile_of("MHA fwd+bwd N=256 (1,256,192,3): mm / torch CPU", "not met") == "—"
     assert targets.profile_of("digits ViT, mm.DIGITS_RECIPE (40 epochs): ...", "not met") == "digits-step"
     assert targets.profile_of("ViT-Ti/16 224 px forward, batch 8: mm / timm", "met") == "—"
     every_workload = {name for _, names in targets.PROFILES for name in names.split(", ")}
