@@ -20,6 +20,8 @@ _chosen_device = None
 _cpu_threads_applied = None
 #: ``cpu_threads`` values other than a number of threads.
 CPU_THREAD_POLICIES = ("auto", "mindspore")
+#: MindSpore's switch for a host pipeline without its spinning frontend thread, set on CPU by use_device.
+HOST_BLOCKING_ENV = "MS_DEV_HOST_BLOCKING_RUN"
 
 
 def default_cpu_threads(cores=None):
@@ -112,7 +114,12 @@ def use_device(target="auto", cpu_threads="auto"):
     ``benchmarks/dispatch.py``), and sets the kernel threads (see
     docs/performance.md: MindSpore's default pool adds a fixed 20-30 ms to
     every jitted forward+backward when the cores are busy).
-    ``device_info()["cpu_threads"]`` tells the policy applied.
+    ``device_info()["cpu_threads"]`` tells the policy applied.  Before the
+    first op it sets ``MS_DEV_HOST_BLOCKING_RUN=1`` (unless already set):
+    MindSpore 2.10's host pipeline then has no ``frontend_queue`` thread,
+    which spins on ``sched_yield`` while it waits; on 2 cores it put a
+    process into a mode where every jitted call took 15-20 ms more (the
+    digits ViT's training step 52-89 ms instead of 31 ms).
 
     Raises:
         TypeError: ``target`` is not a string.
@@ -147,6 +154,10 @@ def use_device(target="auto", cpu_threads="auto"):
             f"the device was already set to {_chosen_device!r} in this process and "
             f"MindSpore cannot switch to {device!r}; restart the kernel to change it"
         )
+    if device == "CPU":
+        # Before any op creates MindSpore's host pipeline: without its frontend_queue thread, which
+        # spins on sched_yield while it waits and takes a core from the kernels (docs/performance.md).
+        os.environ.setdefault(HOST_BLOCKING_ENV, "1")
     try:
         mindspore.set_device(device)
     except RuntimeError as error:
