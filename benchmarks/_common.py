@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: interleaved timing, tables, JSON results.
+"""Shared helpers of the benchmark scripts: interleaved timing, the reference matmul, tables, JSON results.
 
 Every benchmark measures its contenders side by side in one process: each
 repetition runs every contender once (in a rotating order), so a slow spell of
@@ -74,6 +74,31 @@ def interleaved(contenders, repetitions, warmup=2, budget_s=None, cpu=None):
     if cpu is not None:
         cpu.update({name: statistics.median(times) for name, times in cpu_samples.items()})
     return {name: statistics.median(times) for name, times in samples.items()}, repetitions
+
+
+def blocking(fn, *inputs):
+    """A callable running ``fn(*inputs)`` and waiting until MindSpore has computed it (what timing needs)."""
+    import mindspore
+
+    def run():
+        result = fn(*inputs)
+        mindspore.runtime.synchronize()
+        return result
+    return run
+
+
+#: The reference matmul is (MATMUL_SIZE x MATMUL_SIZE) @ (MATMUL_SIZE x MATMUL_SIZE): 2 * MATMUL_SIZE^3 FLOPs.
+MATMUL_SIZE = 1024
+
+
+def matmul_reference():
+    """A blocking callable running one float32 (1024 x 1024) @ (1024 x 1024) MindSpore product."""
+    import mindspore
+    import numpy as np
+    from mindspore import ops
+
+    a = mindspore.Tensor(np.random.default_rng(1).normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype(np.float32))
+    return blocking(ops.matmul, a, a)
 
 
 def table(header, rows):

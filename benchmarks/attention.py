@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import mhsa_ms as mm  # noqa: E402
-from _common import interleaved, table, write_json  # noqa: E402
+from _common import MATMUL_SIZE, blocking, interleaved, matmul_reference, table, write_json  # noqa: E402
 
 # torch's OpenMP threads spin while idle by default; in one process with MindSpore's thread pool on a
 # few cores, the spinning of each library steals the cores of the other.  Passive waiting keeps the
@@ -70,15 +70,8 @@ def mm_contenders(batch, tokens, dim, heads, backward):
     mm_jit = mm.jit_compile(mm_eager) if hasattr(mm, "jit_compile") else mindspore.jit(mm_eager)
     ms_jit = mindspore.jit(ms_eager)
 
-    def blocking(fn):
-        def run():
-            result = fn(x)
-            mindspore.runtime.synchronize()
-            return result
-        return run
-
-    runs = {"mm eager": blocking(mm_eager), "mm jit": blocking(mm_jit),
-            "ms.nn eager": blocking(ms_eager), "ms.nn jit": blocking(ms_jit)}
+    runs = {"mm eager": blocking(mm_eager, x), "mm jit": blocking(mm_jit, x),
+            "ms.nn eager": blocking(ms_eager, x), "ms.nn jit": blocking(ms_jit, x)}
     if torch is not None:
         runs["torch"] = torch_contender(mha, x_np, heads, backward)
     # the same weights: the contenders must agree before they are timed
@@ -115,35 +108,11 @@ def torch_contender(mha, x_np, heads, backward):
     return run_backward
 
 
-MATMUL_SIZE = 1024
-
-
-def matmul_reference():
-    """A closure timing one float32 (1024 x 1024) @ (1024 x 1024) MindSpore product."""
-    mindspore = _ms()
-    from mindspore import ops
-
-    a = mindspore.Tensor(np.random.default_rng(1).normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype(np.float32))
-
-    def run():
-        ops.matmul(a, a)
-        mindspore.runtime.synchronize()
-    return run
-
-
 def matmul_gflops(budget_s):
     """The machine's matmul GFLOP/s: a float32 (1024 x 1024) @ (1024 x 1024) product."""
-    mindspore = _ms()
-    from mindspore import ops
-
-    n = 1024
-    a_np = np.random.default_rng(1).normal(size=(n, n)).astype(np.float32)
-    a = mindspore.Tensor(a_np)
-
-    def ms_matmul():
-        ops.matmul(a, a)
-        mindspore.runtime.synchronize()
-    runs = {"mindspore": ms_matmul, "numpy": lambda: a_np @ a_np}
+    n = MATMUL_SIZE
+    a_np = np.random.default_rng(1).normal(size=(n, n)).astype(np.float32)  # the reference matmul's operand
+    runs = {"mindspore": matmul_reference(), "numpy": lambda: a_np @ a_np}
     if torch is not None:
         a_torch = torch.from_numpy(a_np)
         runs["torch"] = lambda: a_torch @ a_torch

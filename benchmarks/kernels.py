@@ -27,7 +27,6 @@ import contextlib
 import csv
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 os.environ.setdefault("GLOG_v", "4")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import interleaved, table, write_json  # noqa: E402
+from _common import MATMUL_SIZE, blocking, interleaved, matmul_reference, table, write_json  # noqa: E402
 
 WORKLOADS = ("floor", "lesson-fwd", "lesson-fwd-ms.nn", "lesson-fwd+bwd", "lesson-fwd+bwd-ms.nn",
              "vitti-fwd+bwd", "n128-fwd+bwd", "n128-fwd+bwd-ms.nn", "n1024-fwd", "n1024-fwd+bwd", "vit-ti-fwd",
@@ -45,16 +44,6 @@ WORKLOADS = ("floor", "lesson-fwd", "lesson-fwd-ms.nn", "lesson-fwd+bwd", "lesso
 MATMUL_KERNELS = ("MatMul", "BatchMatMul")
 SHAPES = {"lesson": (3, 4, 16, 8), "vitti": (8, 197, 192, 3), "n128": (1, 128, 192, 3),
           "n1024": (1, 1024, 192, 3)}  # (B, N, D, h)
-
-
-def _blocking(fn, *inputs):
-    import mindspore
-
-    def run():
-        out = fn(*inputs)
-        mindspore.runtime.synchronize()
-        return out
-    return run
 
 
 def _attention(name):
@@ -81,7 +70,7 @@ def _attention(name):
 
     fn = mindspore.value_and_grad(loss, 0, module.trainable_params()) if backward else forward
     macs = mm.attention_flops(tokens, dim, batch)["total"] * (3 if backward else 1)
-    return _blocking(mindspore.jit(fn), x), macs
+    return blocking(mindspore.jit(fn), x), macs
 
 
 def _vit_ti_forward():
@@ -93,7 +82,7 @@ def _vit_ti_forward():
     model = mm.VisionTransformer.from_preset("vit_ti_16")
     model.set_train(False)
     images = np.random.default_rng(0).normal(size=(8, 3, 224, 224)).astype(np.float32)  # (B, C, H, W)
-    return _blocking(mm.jit_compile(model), mindspore.Tensor(images)), None
+    return blocking(mm.jit_compile(model), mindspore.Tensor(images)), None
 
 
 def _digits_step():
@@ -112,7 +101,7 @@ def _digits_step():
         return mm.cross_entropy(model(x), y)
 
     grad = mindspore.jit(mindspore.value_and_grad(loss, None, model.trainable_params()))
-    return _blocking(grad, images, labels), None
+    return blocking(grad, images, labels), None
 
 
 def _floor():
@@ -122,7 +111,7 @@ def _floor():
     def plus_one(x):
         return x + 1
 
-    return _blocking(mindspore.jit(plus_one), mindspore.Tensor(np.ones((3, 4, 16), np.float32))), None
+    return blocking(mindspore.jit(plus_one), mindspore.Tensor(np.ones((3, 4, 16), np.float32))), None
 
 
 def build(name):
@@ -134,27 +123,6 @@ def build(name):
     if name == "digits-step":
         return _digits_step()
     return _attention(name)
-
-
-def matmul_reference():
-    """A callable running one float32 1024^3 MindSpore matmul (2 * 1024^3 FLOPs), blocking."""
-    import mindspore
-    import numpy as np
-    from mindspore import ops
-
-    a = mindspore.Tensor(np.random.default_rng(1).normal(size=(1024, 1024)).astype(np.float32))
-    return _blocking(ops.matmul, a, a)
-
-
-def _median_seconds(run, seconds_budget, warmup=3):
-    for _ in range(warmup):
-        run()
-    samples, started = [], time.perf_counter()
-    while len(samples) < 5 or (time.perf_counter() - started < seconds_budget and len(samples) < 200):
-        start = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 @contextlib.contextmanager
@@ -208,11 +176,11 @@ def measure(name, quick):
     run()  # the first call compiles the graph
     first_call_s = time.perf_counter() - started
     budget = 2.0 if quick else 6.0
-    if macs is None:
-        wall_ms, matmul_ms = 1e3 * _median_seconds(run, budget), None
-    else:  # the reference matmul interleaved with the workload, as benchmarks/attention.py times it
-        seconds, _ = interleaved({"workload": run, "matmul": matmul_reference()}, 200, warmup=2, budget_s=budget)
-        wall_ms, matmul_ms = 1e3 * seconds["workload"], 1e3 * seconds["matmul"]
+    contenders = {"workload": run}
+    if macs is not None:  # the reference matmul interleaved with the workload, as benchmarks/attention.py times it
+        contenders["matmul"] = matmul_reference()
+    seconds, _ = interleaved(contenders, 200, warmup=2, budget_s=budget)
+    wall_ms = 1e3 * seconds["workload"]
     calls = max(3, min(50, int(budget / 2 / (wall_ms / 1e3))))
     with tempfile.TemporaryDirectory() as folder:
         kernels, profiled_wall_ms = kernel_times(run, calls, folder)
@@ -224,7 +192,7 @@ def measure(name, quick):
         matmul_kernels_ms = sum(kernels.get(kind, (0.0, 0))[0] for kind in MATMUL_KERNELS)
         result["gflops"] = {"workload": 2 * macs / wall_ms / 1e6,
                             "matmul_kernels": 2 * macs / matmul_kernels_ms / 1e6 if matmul_kernels_ms else None,
-                            "reference_matmul": 2 * 1024 ** 3 / matmul_ms / 1e6}
+                            "reference_matmul": 2 * MATMUL_SIZE ** 3 / seconds["matmul"] / 1e9}
     return result
 
 
