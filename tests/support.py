@@ -1,4 +1,9 @@
 """Small helpers shared by the package tests (MindSpore side; the NumPy side is reference.py)."""
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import mindspore
 from mindspore import Tensor
@@ -51,3 +56,15 @@ def random_projections(embed_dim, kdim, vdim, bias, seed):
 
 def as_bool(array):
     return mindspore.Tensor(np.asarray(array, dtype=bool))
+
+
+def run_fresh_process(script, *argv, env=None):
+    """Run ``script`` (Python source) in a fresh process, MindSpore's C++ logs quiet; the JSON of its last line.
+
+    ``env`` is the process's environment (default: this process's).
+    """
+    environment = dict(os.environ if env is None else env, GLOG_v="4")
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                          env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

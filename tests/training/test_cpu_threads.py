@@ -1,10 +1,9 @@
 """mm.use_device() applies the CPU kernel-thread policy once per process (not a timing test)."""
-import os
-import subprocess
-import sys
+import json
 import textwrap
 
 import pytest
+from support import run_fresh_process
 
 import mhsa_ms as mm
 from mhsa_ms import device
@@ -26,13 +25,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def _run(choice):
-    import json
-
-    env = dict(os.environ, GLOG_v="4")
-    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(choice)], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_fresh_process(SCRIPT, json.dumps(choice))
 
 
 def test_default_policy_is_applied_on_cpu():

@@ -3,11 +3,10 @@
 Measured (docs/performance.md): with the frontend_queue thread spinning on sched_yield, a process
 on 2 cores fell into a mode where every jitted call took 15-20 ms more; without it, never.
 """
-import json
 import os
-import subprocess
-import sys
 import textwrap
+
+from support import run_fresh_process
 
 SCRIPT = textwrap.dedent("""
     import json, os
@@ -24,10 +23,7 @@ SCRIPT = textwrap.dedent("""
 
 def _run(**env):
     environment = {k: v for k, v in os.environ.items() if k != "MS_DEV_HOST_BLOCKING_RUN"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          env=dict(environment, GLOG_v="4", **env), timeout=300)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_fresh_process(SCRIPT, env=dict(environment, **env))
 
 
 def test_use_device_sets_host_blocking_before_the_first_op():
