@@ -9,13 +9,15 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("GLOG_v", "4")
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCHMARKS_DIR / "results"
 
 
 def machine():
@@ -99,6 +101,22 @@ def matmul_reference():
 
     a = mindspore.Tensor(np.random.default_rng(1).normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype(np.float32))
     return blocking(ops.matmul, a, a)
+
+
+def run_script(script, args, out):
+    """Run benchmarks/<script> with ``args`` in a process of its own, writing its JSON to ``out``.
+
+    Returns (result or None, seconds, error or None); the script's standard output goes to stderr.
+    """
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, str(BENCHMARKS_DIR / script), *args, "--json", str(out)],
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    sys.stderr.write(done.stdout)
+    if not out.is_file():
+        return None, seconds, (done.stderr.strip().splitlines() or ["no output"])[-1]
+    error = None if done.returncode == 0 else f"exit status {done.returncode}"
+    return json.loads(out.read_text(encoding="utf-8")), seconds, error
 
 
 def table(header, rows):

@@ -27,7 +27,6 @@ import contextlib
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,8 @@ from pathlib import Path
 os.environ.setdefault("GLOG_v", "4")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import MATMUL_SIZE, blocking, interleaved, matmul_reference, table, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    MATMUL_SIZE, blocking, interleaved, matmul_reference, run_script, table, write_json)
 
 WORKLOADS = ("floor", "lesson-fwd", "lesson-fwd-ms.nn", "lesson-fwd+bwd", "lesson-fwd+bwd-ms.nn",
              "vitti-fwd+bwd", "n128-fwd+bwd", "n128-fwd+bwd-ms.nn", "n1024-fwd", "n1024-fwd+bwd", "vit-ti-fwd",
@@ -239,12 +239,9 @@ def print_profiles(results):
 
 def run_in_subprocess(name, quick, folder):
     """Profile one workload in a fresh process; its result dict, or {"workload", "error"}."""
-    out = Path(folder) / f"{name}.json"
-    done = subprocess.run([sys.executable, __file__, "--workload", name, "--json", str(out)]
-                          + (["--quick"] if quick else []), capture_output=True, text=True)
-    if done.returncode != 0 or not out.is_file():
-        return {"workload": name, "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
-    return json.loads(out.read_text(encoding="utf-8"))
+    result, _, error = run_script("kernels.py", ["--workload", name] + (["--quick"] if quick else []),
+                                  Path(folder) / f"{name}.json")
+    return {"workload": name, "error": error} if error else result
 
 
 def main(argv=None):

@@ -18,34 +18,18 @@ whose figures do not decide the targets that need the full run.
     python benchmarks/targets.py [--quick] [--json PATH]
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("GLOG_v", "4")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import table, write_json  # noqa: E402
+from _common import run_script, table, write_json  # noqa: E402
 from kernels import print_profiles  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 SWEEP = (64, 128, 256, 512, 1024)
-
-
-def run_part(script, args, out):
-    """Run benchmarks/<script> with ``args`` writing its JSON to ``out``; (result or None, seconds, error)."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, str(HERE / script), *args, "--json", str(out)],
-                          capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    sys.stderr.write(done.stdout)
-    if not out.is_file():
-        return None, seconds, (done.stderr.strip().splitlines() or ["no output"])[-1]
-    return json.loads(out.read_text(encoding="utf-8")), seconds, None if done.returncode == 0 else "exit status %d" % done.returncode
 
 
 def _verdict(value, goal, higher_is_better):
@@ -119,7 +103,7 @@ def main(argv=None):
                 ("kernels", "kernels.py", ["--quick"] if args.quick else [])]
         for name, script, extra in plan:
             print(f"running {script} {' '.join(extra)}", file=sys.stderr, flush=True)
-            result, seconds, error = run_part(script, extra, folder / f"{name}.json")
+            result, seconds, error = run_script(script, extra, folder / f"{name}.json")
             parts[name] = {"result": result, "seconds": seconds, "error": error}
 
     attention = parts["attention"]["result"]
