@@ -93,6 +93,24 @@ def test_train_step_equals_value_and_grad_then_optimizer():
     assert model.training
 
 
+def test_fused_train_step_computes_the_bits_of_the_plain_path():
+    """Gradient and optimizer in one graph (no reducer) == jitted gradient, then eager optimizer (a reducer)."""
+    x_train, y_train, _, _ = mm.load_digits()
+    runs = {}
+    for path, reducer in (("fused", None), ("plain", lambda grads: grads)):
+        mm.seed_everything(0)
+        model = mm.VisionTransformer(**mm.VIT_PRESETS["digits"])
+        optimizer = mm.make_optimizer(model, lr=1e-3, total_steps=8, warmup_steps=3, weight_decay=0.05)
+        step = mm.make_train_step(model, mm.cross_entropy, optimizer, grad_reducer=reducer)
+        losses = [float(step(x_train[i * 32:(i + 1) * 32], y_train[i * 32:(i + 1) * 32]).asnumpy())
+                  for i in range(6)]  # (32, 1, 8, 8) images, (32,) labels; the schedule warms up, then decays
+        runs[path] = losses, [p.asnumpy() for p in model.trainable_params()]
+    assert runs["fused"][0] == runs["plain"][0]
+    assert runs["fused"][0][-1] < runs["fused"][0][0]
+    for fused, plain in zip(runs["fused"][1], runs["plain"][1]):
+        np.testing.assert_array_equal(fused, plain)
+
+
 def test_train_step_applies_the_grad_reducer():
     x, y = _dense_problem()
     model = _fresh_dense()
