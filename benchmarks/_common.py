@@ -89,17 +89,24 @@ def blocking(fn, *inputs):
     return run
 
 
-#: The reference matmul is (MATMUL_SIZE x MATMUL_SIZE) @ (MATMUL_SIZE x MATMUL_SIZE): 2 * MATMUL_SIZE^3 FLOPs.
+#: The reference matmul: (MATMUL_SIZE x MATMUL_SIZE) @ (MATMUL_SIZE x MATMUL_SIZE), MATMUL_FLOPS operations.
 MATMUL_SIZE = 1024
+MATMUL_FLOPS = 2 * MATMUL_SIZE ** 3
+
+
+def matmul_operand():
+    """The reference matmul's float32 (1024 x 1024) operand, as a NumPy array (the same values every call)."""
+    import numpy as np
+
+    return np.random.default_rng(1).normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype(np.float32)
 
 
 def matmul_reference():
     """A blocking callable running one float32 (1024 x 1024) @ (1024 x 1024) MindSpore product."""
     import mindspore
-    import numpy as np
     from mindspore import ops
 
-    a = mindspore.Tensor(np.random.default_rng(1).normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype(np.float32))
+    a = mindspore.Tensor(matmul_operand())
     return blocking(ops.matmul, a, a)
 
 

@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import mhsa_ms as mm  # noqa: E402
-from _common import MATMUL_SIZE, blocking, interleaved, matmul_reference, table, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    MATMUL_FLOPS, blocking, interleaved, matmul_operand, matmul_reference, table, write_json)
 
 # torch's OpenMP threads spin while idle by default; in one process with MindSpore's thread pool on a
 # few cores, the spinning of each library steals the cores of the other.  Passive waiting keeps the
@@ -110,14 +111,13 @@ def torch_contender(mha, x_np, heads, backward):
 
 def matmul_gflops(budget_s):
     """The machine's matmul GFLOP/s: a float32 (1024 x 1024) @ (1024 x 1024) product."""
-    n = MATMUL_SIZE
-    a_np = np.random.default_rng(1).normal(size=(n, n)).astype(np.float32)  # the reference matmul's operand
+    a_np = matmul_operand()
     runs = {"mindspore": matmul_reference(), "numpy": lambda: a_np @ a_np}
     if torch is not None:
         a_torch = torch.from_numpy(a_np)
         runs["torch"] = lambda: a_torch @ a_torch
     seconds, _ = interleaved(runs, 30, budget_s=budget_s)
-    return {name: 2 * n ** 3 / s / 1e9 for name, s in seconds.items()}
+    return {name: MATMUL_FLOPS / s / 1e9 for name, s in seconds.items()}
 
 
 def measure_shape(label, batch, tokens, dim, heads, budget_s):
@@ -135,7 +135,7 @@ def measure_shape(label, batch, tokens, dim, heads, budget_s):
         matmul_s = seconds.pop("matmul", None)
         cpu.pop("matmul", None)
         rows.append({
-            "matmul_gflops": 2 * MATMUL_SIZE ** 3 / matmul_s / 1e9 if matmul_s else None,
+            "matmul_gflops": MATMUL_FLOPS / matmul_s / 1e9 if matmul_s else None,
             "shape": label, "B": batch, "N": tokens, "D": dim, "h": heads,
             "pass": "fwd+bwd" if backward else "fwd", "repetitions": reps,
             "ms": {name: 1e3 * s for name, s in seconds.items()},
