@@ -1,4 +1,6 @@
 """The training entry point: exact resume, configuration errors, data parallelism under msrun."""
+import os
+import sys
 import time
 
 import numpy as np
@@ -7,6 +9,7 @@ import psutil
 import pytest
 
 from mhsa_ms import VisionTransformer
+from mhsa_tools import msrun as msrun_module
 from mhsa_tools.msrun import ConfigurationError, check_launch, launch_environment, run_msrun
 from mhsa_tools.train import main as train_main, train
 
@@ -142,3 +145,31 @@ def test_msrun_job_past_its_time_limit_is_killed(tmp_path):
     while left_over() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left_over() == []
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ({}, {"MS_RETRY_INTERVAL_LOWER": "1", "MS_RETRY_INTERVAL_UPPER": "1"}),
+    ({"MS_RETRY_INTERVAL_LOWER": "4", "MS_RETRY_INTERVAL_UPPER": "6"},
+     {"MS_RETRY_INTERVAL_LOWER": "4", "MS_RETRY_INTERVAL_UPPER": "6"}),
+])
+def test_msrun_job_retries_its_scheduler_every_second_unless_told_otherwise(preset, expected, monkeypatch,
+                                                                           tmp_path):
+    for name in expected:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in preset.items():
+        monkeypatch.setenv(name, value)
+    launched = {}
+
+    class FinishedLauncher:  # stands in for msrun: records what it was started with, exits at once
+        def __init__(self, command, env, **options):
+            launched.update(command=command, env=env)
+            self.returncode = 0
+
+        def communicate(self, timeout=None):
+            return "", None
+
+    monkeypatch.setattr(msrun_module.subprocess, "Popen", FinishedLauncher)
+    result = run_msrun(2, ["--epochs", 1], tmp_path / "logs")
+    assert result.returncode == 0
+    assert {name: launched["env"][name] for name in expected} == expected
+    assert launched["env"]["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
