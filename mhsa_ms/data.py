@@ -1,7 +1,8 @@
 """The course's data: scikit-learn's handwritten digits, generated toy tasks, batching.
 
-Nothing here downloads anything: the digits ship inside scikit-learn and the
-toy task is generated from a seed.  See ``datasets/README.md`` for sources,
+Nothing here downloads anything: the digits ship inside scikit-learn (read
+from its data folder, without importing it) and the toy task is generated
+from a seed.  See ``datasets/README.md`` for sources,
 licences and checksums.
 
 >>> import mhsa_ms as mm
@@ -12,7 +13,11 @@ licences and checksums.
 >>> len(batches), batches[0][0].shape                        # 1347 // 64 full batches
 (21, (64, 1, 8, 8))
 """
+import gzip
 import hashlib
+import importlib.util
+import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -47,11 +52,71 @@ class Digits(NamedTuple):
 
 
 def _raw_digits():
-    """scikit-learn's bundled copy: pixels (1797, 8, 8) uint8 in 0..16, labels (1797,) uint8."""
-    from sklearn.datasets import load_digits as sklearn_digits
+    """scikit-learn's bundled copy: pixels (1797, 8, 8) uint8 in 0..16, labels (1797,) uint8.
 
-    bunch = sklearn_digits()
-    return bunch.images.astype(np.uint8), bunch.target.astype(np.uint8)
+    Read from scikit-learn's data folder without importing scikit-learn, which
+    costs about 1 s in every process that loads the digits (lesson 8 starts four).
+    """
+    sklearn = importlib.util.find_spec("sklearn")  # finds the package without running it
+    if sklearn is None or sklearn.origin is None:
+        raise ModuleNotFoundError("the digits ship with scikit-learn, which is not installed: "
+                                  "pip install scikit-learn")
+    with gzip.open(Path(sklearn.origin).parent / "datasets" / "data" / "digits.csv.gz", "rt") as csv:
+        table = np.loadtxt(csv, delimiter=",")  # (1797, 65): 64 pixels in row order, then the label
+    return table[:, :-1].reshape(-1, 8, 8).astype(np.uint8), table[:, -1].astype(np.uint8)
+
+
+def _approximate_mode(class_counts, draws, rng):
+    """Per class, how many of ``draws`` samples a stratified split takes: the share rounded down,
+    then one more for the largest remainders, ties broken by ``rng`` (scikit-learn's rule)."""
+    exact = class_counts / class_counts.sum() * draws
+    taken = np.floor(exact)
+    missing = int(draws - taken.sum())
+    remainder = exact - taken
+    for value in np.sort(np.unique(remainder))[::-1]:
+        if missing == 0:
+            break
+        (tied,) = np.where(remainder == value)
+        chosen = rng.choice(tied, size=min(len(tied), missing), replace=False)
+        taken[chosen] += 1
+        missing -= len(chosen)
+    return taken.astype(int)
+
+
+def stratified_split(labels, test_fraction, seed):
+    """(train, test) index arrays of a stratified random split, as scikit-learn draws them.
+
+    The same indices as ``sklearn.model_selection.train_test_split(..., test_size=test_fraction,
+    random_state=seed, stratify=labels)`` (tested against it), without importing scikit-learn:
+    the test set has ceil(test_fraction * n) samples, every class keeps its share in both sets.
+
+    Raises:
+        ValueError: a class with fewer than 2 samples, or a set smaller than the number of classes.
+
+    >>> from mhsa_ms.data import stratified_split
+    >>> train, test = stratified_split([0, 0, 0, 1, 1, 1, 1, 1], 0.5, seed=0)
+    >>> sorted(train.tolist() + test.tolist()), len(test)
+    ([0, 1, 2, 3, 4, 5, 6, 7], 4)
+    """
+    labels = np.asarray(labels)
+    n_test = math.ceil(test_fraction * len(labels))
+    n_train = len(labels) - n_test
+    classes, class_of, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
+    check_value("labels", f"{class_counts.min()} sample(s) of class {classes[class_counts.argmin()]}",
+                class_counts.min() >= 2, "labels with at least 2 samples of every class (a stratified split)")
+    check_value("test_fraction", test_fraction, min(n_train, n_test) >= len(classes),
+                f"a share leaving each set at least one sample per class ({len(classes)} classes, "
+                f"{len(labels)} samples; this one gives train {n_train}, test {n_test})")
+    members = np.split(np.argsort(class_of, kind="stable"), np.cumsum(class_counts)[:-1])  # per class, in order
+    rng = np.random.RandomState(seed)
+    train_counts = _approximate_mode(class_counts, n_train, rng)
+    test_counts = _approximate_mode(class_counts - train_counts, n_test, rng)
+    train, test = [], []
+    for k, count in enumerate(class_counts):
+        shuffled = members[k][rng.permutation(count)]
+        train.extend(shuffled[:train_counts[k]])
+        test.extend(shuffled[train_counts[k]:train_counts[k] + test_counts[k]])
+    return rng.permutation(train), rng.permutation(test)
 
 
 def digits_checksum():
@@ -79,14 +144,11 @@ def load_digits(test_fraction=0.25, seed=0):
     """
     check_number("test_fraction", test_fraction, 0.0, 1.0, exclusive_minimum=True, exclusive_maximum=True)
     check_seed(seed)
-    from sklearn.model_selection import train_test_split
-
     images, labels = _raw_digits()
     x = (images.astype(np.float32) / 16.0)[:, None]  # (n, 1, 8, 8): C = 1 channel
     y = labels.astype(np.int32)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_fraction, random_state=seed, stratify=y)
-    return Digits(x_train, y_train, x_test, y_test)
+    train, test = stratified_split(y, test_fraction, seed)
+    return Digits(x[train], y[train], x[test], y[test])
 
 
 def _random_tokens(num_samples, length, vocab_size, seed):

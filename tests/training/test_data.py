@@ -1,6 +1,9 @@
 """The data module: digits loader and checksum, the reverse task, batching and shifts."""
+import itertools
+
 import numpy as np
 import pytest
+from support import run_fresh_process
 
 import mhsa_ms as mm
 from mhsa_ms import data
@@ -60,6 +63,53 @@ def test_load_digits_is_deterministic_and_seeded(digits):
 def test_load_digits_rejects_bad_fraction(fraction, error):
     with pytest.raises(error, match="test_fraction must be a number"):
         mm.load_digits(test_fraction=fraction)
+
+
+def _label_sets():
+    """The digits' labels, then random label sets of 2-4 classes (each class at least twice)."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    yield sklearn_digits().target.astype(np.int32)
+    rng = np.random.default_rng(0)
+    while True:
+        labels = rng.integers(0, rng.integers(2, 5), size=rng.integers(8, 80))
+        if np.bincount(labels).min() >= 2:
+            yield labels
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_stratified_split_draws_the_indices_train_test_split_draws(case):
+    from sklearn.model_selection import train_test_split
+
+    labels = next(itertools.islice(_label_sets(), case % 4, None))
+    rng = np.random.default_rng(case)
+    fraction, seed = float(rng.uniform(0.2, 0.8)), int(rng.integers(0, 2**31))
+    for test_fraction in (0.25, fraction):
+        train, test = data.stratified_split(labels, test_fraction, seed)
+        their_train, their_test = train_test_split(np.arange(len(labels)), test_size=test_fraction,
+                                                   random_state=seed, stratify=labels)
+        np.testing.assert_array_equal(train, their_train)
+        np.testing.assert_array_equal(test, their_test)
+
+
+@pytest.mark.parametrize("labels, fraction, message", [
+    ([0, 0, 0, 1, 1, 2], 0.5, "labels must be labels with at least 2 samples of every class"),
+    ([0, 0, 1, 1, 2, 2, 3, 3], 0.2, "test_fraction must be a share leaving each set at least one sample per class"),
+    ([0, 0, 1, 1, 2, 2, 3, 3], 0.8, "test_fraction must be a share leaving each set at least one sample per class"),
+])
+def test_stratified_split_refuses_what_train_test_split_refuses(labels, fraction, message):
+    from sklearn.model_selection import train_test_split
+
+    with pytest.raises(ValueError):
+        train_test_split(np.arange(len(labels)), test_size=fraction, random_state=0, stratify=labels)
+    with pytest.raises(ValueError, match=message):
+        data.stratified_split(labels, fraction, seed=0)
+
+
+def test_loading_the_digits_does_not_import_scikit_learn():
+    found = run_fresh_process("import json, sys\nimport mhsa_ms as mm\nd = mm.load_digits()\n"
+                              "print(json.dumps([len(d.y_train), len(d.y_test), 'sklearn' in sys.modules]))")
+    assert found == [1347, 450, False]
 
 
 def test_reverse_task_targets_are_reversed_inputs():
