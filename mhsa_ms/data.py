@@ -338,15 +338,17 @@ def random_shift(images, max_shift, rng):
     batch, _, height, width = images.shape
     s = int(np.ceil(max_shift)) + 1  # padding wide enough for floor(offset) and floor(offset) + 1
     padded = np.pad(images.astype(np.float32), ((0, 0), (0, 0), (s, s), (s, s)))  # (B, C, H+2s, W+2s)
+    channels_last = padded.transpose(0, 2, 3, 1)  # (B, H+2s, W+2s, C): a view, for one gather per corner
     offsets = rng.uniform(-max_shift, max_shift, size=(batch, 2))  # (B, 2): dy, dx
     whole = np.floor(offsets).astype(int)  # (B, 2)
     frac = offsets - whole  # (B, 2) in [0, 1)
+    images_index = np.arange(batch)[:, None, None]  # (B, 1, 1)
     out = np.zeros(images.shape, np.float32)
-    for i in range(batch):
-        (dy, dx), (fy, fx) = whole[i], frac[i]
-        for ky, wy in ((0, 1.0 - fy), (1, fy)):
-            for kx, wx in ((0, 1.0 - fx), (1, fx)):
-                # content moves by (dy + ky, dx + kx): read the window starting at (s - dy - ky, s - dx - kx)
-                top, left = s - dy - ky, s - dx - kx
-                out[i] += wy * wx * padded[i, :, top:top + height, left:left + width]
+    for ky, wy in ((0, 1.0 - frac[:, 0]), (1, frac[:, 0])):
+        for kx, wx in ((0, 1.0 - frac[:, 1]), (1, frac[:, 1])):
+            # content moves by (dy + ky, dx + kx): read each image's window starting at (s - dy - ky, s - dx - kx)
+            rows = (s - whole[:, 0] - ky)[:, None, None] + np.arange(height)[None, :, None]  # (B, H, 1)
+            cols = (s - whole[:, 1] - kx)[:, None, None] + np.arange(width)[None, None, :]  # (B, 1, W)
+            window = channels_last[images_index, rows, cols].transpose(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W)
+            out += (wy * wx).astype(np.float32)[:, None, None, None] * window  # weight (B,) -> (B, 1, 1, 1)
     return out.astype(images.dtype)

@@ -270,18 +270,20 @@ def test_random_shift_moves_each_image_by_a_uniform_offset(max_shift):
     np.testing.assert_array_equal(again, shifted)
 
 
-def test_random_shift_by_whole_pixels_moves_pixels_exactly():
-    images = np.random.default_rng(1).random((50, 2, 6, 6)).astype(np.float32)
-    shifted = data.random_shift(images, 1, np.random.default_rng(2))
-    offsets = np.random.default_rng(2).uniform(-1, 1, size=(50, 2))  # the offsets random_shift draws
+@pytest.mark.parametrize("max_shift", [1, 2.5])
+def test_random_shift_interpolates_each_image_between_its_four_whole_pixel_shifts(max_shift):
+    images = np.random.default_rng(1).random((50, 2, 6, 7)).astype(np.float32)  # (B, C, H, W), not square
+    shifted = data.random_shift(images, max_shift, np.random.default_rng(2))
+    offsets = np.random.default_rng(2).uniform(-max_shift, max_shift, size=(50, 2))  # the offsets it draws
+    pad = int(np.ceil(max_shift)) + 1  # every whole shift below fits in the padding, so roll only moves zeros in
     for image, moved, (dy, dx) in zip(images, shifted, offsets):
         iy, ix = int(np.floor(dy)), int(np.floor(dx))
         fy, fx = dy - iy, dx - ix
+        padded = np.pad(image, ((0, 0), (pad, pad), (pad, pad)))  # (C, H+2p, W+2p)
         expected = np.zeros_like(image)
         for ky, wy in ((0, 1 - fy), (1, fy)):
             for kx, wx in ((0, 1 - fx), (1, fx)):
-                expected += wy * wx * np.roll(np.pad(image, ((0, 0), (2, 2), (2, 2))), (iy + ky, ix + kx),
-                                              axis=(1, 2))[:, 2:8, 2:8]
+                expected += wy * wx * np.roll(padded, (iy + ky, ix + kx), axis=(1, 2))[:, pad:pad + 6, pad:pad + 7]
         np.testing.assert_allclose(moved, expected, atol=1e-6)
 
 
