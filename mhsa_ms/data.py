@@ -91,13 +91,17 @@ def stratified_split(labels, test_fraction, seed):
     the test set has ceil(test_fraction * n) samples, every class keeps its share in both sets.
 
     Raises:
-        ValueError: a class with fewer than 2 samples, or a set smaller than the number of classes.
+        TypeError: ``test_fraction`` not a number, ``seed`` not an int.
+        ValueError: ``test_fraction`` outside (0, 1), a negative ``seed``, a class with fewer than
+            2 samples, or a set smaller than the number of classes.
 
     >>> from mhsa_ms.data import stratified_split
     >>> train, test = stratified_split([0, 0, 0, 1, 1, 1, 1, 1], 0.5, seed=0)
     >>> sorted(train.tolist() + test.tolist()), len(test)
     ([0, 1, 2, 3, 4, 5, 6, 7], 4)
     """
+    check_number("test_fraction", test_fraction, 0.0, 1.0, exclusive_minimum=True, exclusive_maximum=True)
+    check_seed(seed)
     labels = np.asarray(labels)
     n_test = math.ceil(test_fraction * len(labels))
     n_train = len(labels) - n_test
@@ -142,8 +146,6 @@ def load_digits(test_fraction=0.25, seed=0):
         :class:`Digits` with x (n, 1, 8, 8) float32 scaled to [0, 1] (pixels / 16)
         and y (n,) int32; every class keeps its share in both sets.
     """
-    check_number("test_fraction", test_fraction, 0.0, 1.0, exclusive_minimum=True, exclusive_maximum=True)
-    check_seed(seed)
     images, labels = _raw_digits()
     x = (images.astype(np.float32) / 16.0)[:, None]  # (n, 1, 8, 8): C = 1 channel
     y = labels.astype(np.int32)

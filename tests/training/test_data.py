@@ -106,6 +106,15 @@ def test_stratified_split_refuses_what_train_test_split_refuses(labels, fraction
         data.stratified_split(labels, fraction, seed=0)
 
 
+@pytest.mark.parametrize("arguments, error, message", [
+    ((0.0, 0), ValueError, "test_fraction must be a number"), (("0.5", 0), TypeError, "test_fraction must be a number"),
+    ((0.5, -1), ValueError, "seed"), ((0.5, 1.5), TypeError, "seed"),
+])
+def test_stratified_split_rejects_bad_arguments(arguments, error, message):
+    with pytest.raises(error, match=message):
+        data.stratified_split([0, 0, 1, 1], *arguments)
+
+
 def test_loading_the_digits_does_not_import_scikit_learn():
     found = run_fresh_process("import json, sys\nimport mhsa_ms as mm\nd = mm.load_digits()\n"
                               "print(json.dumps([len(d.y_train), len(d.y_test), 'sklearn' in sys.modules]))")
